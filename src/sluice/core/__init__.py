@@ -1,0 +1,1 @@
+"""States, errors and shared types: the vocabulary every other layer speaks."""

@@ -1,0 +1,72 @@
+"""Every error Sluice raises on purpose descends from SluiceError."""
+
+from __future__ import annotations
+
+
+class SluiceError(Exception):
+    """Raised when Sluice refuses something; the message says what and why."""
+
+
+class ConfigError(SluiceError):
+    """Raised when a configuration file or override is invalid."""
+
+
+class DagDefinitionError(SluiceError):
+    """Raised when a DAG, a task or a dependency is defined wrongly."""
+
+
+class DuplicateTaskIdError(DagDefinitionError):
+    """Raised when two tasks of one DAG share a task id."""
+
+
+class CycleError(DagDefinitionError):
+    """Raised when the dependencies of a DAG form a cycle."""
+
+
+class ScheduleError(DagDefinitionError):
+    """Raised when a schedule, cron string or timetable is invalid."""
+
+
+class ParamValidationError(SluiceError):
+    """Raised when a run's conf does not satisfy the DAG's params."""
+
+
+class TemplateError(SluiceError):
+    """Raised when a template field fails to render."""
+
+
+class XComError(SluiceError):
+    """Raised when an XCom value cannot be stored or pulled."""
+
+
+class ParsingError(SluiceError):
+    """Raised when DAG files cannot be found or loaded."""
+
+
+class DagNotFound(SluiceError):
+    """Raised when a DAG id is unknown."""
+
+
+class TaskNotFound(SluiceError):
+    """Raised when a task id is unknown in its DAG."""
+
+
+class TaskTimeout(SluiceError):
+    """Raised inside a task that ran past its execution_timeout."""
+
+
+class SkipTask(Exception):
+    """Raised by task code to end the task as skipped."""
+
+
+class DownstreamTasksSkipped(Exception):
+    """Raised by branching operators: this task succeeded and these downstream tasks skip."""
+
+    def __init__(self, tasks: list[str], return_value: object = None) -> None:
+        super().__init__(f"skipping downstream tasks: {', '.join(tasks) or '(none)'}")
+        self.tasks = tasks
+        self.return_value = return_value
+
+
+class FailTask(Exception):
+    """Raised by task code to fail the task at once, without retries."""

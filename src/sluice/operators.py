@@ -1,0 +1,21 @@
+"""The built-in operators: ``from sluice.operators import BashOperator, PythonOperator``."""
+
+from __future__ import annotations
+
+from sluice.sdk.operator import BaseOperator
+from sluice.sdk.operators.bash import BashOperator
+from sluice.sdk.operators.empty import EmptyOperator
+from sluice.sdk.operators.python import (
+    BranchPythonOperator,
+    PythonOperator,
+    ShortCircuitOperator,
+)
+
+__all__ = [
+    "BaseOperator",
+    "BashOperator",
+    "BranchPythonOperator",
+    "EmptyOperator",
+    "PythonOperator",
+    "ShortCircuitOperator",
+]

@@ -1,0 +1,1 @@
+"""Finding and importing DAG files, import errors, cycle checks, serializing DAGs."""

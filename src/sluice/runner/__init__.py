@@ -1,0 +1,1 @@
+"""Running task instances: context, templates, execute, XCom, retries, callbacks."""

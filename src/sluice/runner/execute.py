@@ -1,0 +1,124 @@
+"""One try of one task instance: callbacks, templates, execute, XCom, the outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+
+from sluice.core.errors import DownstreamTasksSkipped, FailTask, SkipTask, TaskTimeout
+from sluice.core.states import TaskInstanceState
+from sluice.runner.task_instance import RuntimeTaskInstance
+from sluice.sdk.operator import BaseOperator
+from sluice.sdk.templating import render_template_fields
+
+log = logging.getLogger("sluice.task")
+
+
+@dataclass(frozen=True)
+class TryOutcome:
+    """How a try ended."""
+
+    state: TaskInstanceState
+    error: str | None = None
+    traceback: str | None = None
+    skip_downstream: tuple[str, ...] = ()
+
+
+def run_try(
+    task: BaseOperator,
+    ti: RuntimeTaskInstance,
+    context: dict[str, Any],
+    env: jinja2.Environment,
+) -> TryOutcome:
+    """Run the task once; failures become UP_FOR_RETRY while tries remain."""
+    ti.start_date = _now()
+    ti.state = TaskInstanceState.RUNNING
+    try:
+        _call_callbacks(task.on_execute_callback, context, "on_execute_callback")
+        render_template_fields(task, context, env)
+        task.pre_execute(context)
+        with _timeout(task):
+            result = task.execute(context)
+        task.post_execute(context, result)
+        if task.do_xcom_push:
+            ti.push_result(result, multiple_outputs=task.multiple_outputs)
+        outcome = TryOutcome(TaskInstanceState.SUCCESS)
+    except DownstreamTasksSkipped as skipped:
+        if task.do_xcom_push:
+            ti.push_result(skipped.return_value, multiple_outputs=False)
+        outcome = TryOutcome(TaskInstanceState.SUCCESS, skip_downstream=tuple(skipped.tasks))
+    except SkipTask as exc:
+        log.info("task skipped: %s", exc or "SkipTask raised")
+        outcome = TryOutcome(TaskInstanceState.SKIPPED, error=str(exc) or None)
+    except FailTask as exc:
+        outcome = _failure(exc, retry=False, ti=ti)
+    except Exception as exc:
+        outcome = _failure(exc, retry=True, ti=ti)
+    ti.end_date = _now()
+    ti.state = outcome.state
+    context["exception"] = outcome.error
+    callback = {
+        TaskInstanceState.SUCCESS: ("on_success_callback", task.on_success_callback),
+        TaskInstanceState.FAILED: ("on_failure_callback", task.on_failure_callback),
+        TaskInstanceState.UP_FOR_RETRY: ("on_retry_callback", task.on_retry_callback),
+    }.get(outcome.state)
+    if callback is not None:
+        _call_callbacks(callback[1], context, callback[0])
+    return outcome
+
+
+def _failure(exc: BaseException, *, retry: bool, ti: RuntimeTaskInstance) -> TryOutcome:
+    text = f"{type(exc).__name__}: {exc}"
+    trace = "".join(traceback.format_exception(exc))
+    log.error("task failed: %s\n%s", text, trace.rstrip())
+    retries_left = retry and ti.try_number < ti.max_tries
+    state = TaskInstanceState.UP_FOR_RETRY if retries_left else TaskInstanceState.FAILED
+    return TryOutcome(state, error=text, traceback=trace)
+
+
+def _call_callbacks(callbacks: Any, context: dict[str, Any], name: str) -> None:
+    """Call one callback or a list; a callback that raises is logged, never fatal."""
+    if not callbacks:
+        return
+    for callback in callbacks if isinstance(callbacks, list | tuple) else [callbacks]:
+        try:
+            callback(context)
+        except Exception:
+            log.exception("%s %r raised; carrying on", name, callback)
+
+
+@contextlib.contextmanager
+def _timeout(task: BaseOperator) -> Iterator[None]:
+    """Raise TaskTimeout in the task when it passes execution_timeout (main thread only)."""
+    limit = task.execution_timeout
+    if limit is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seconds = limit.total_seconds()
+
+    def expire(signum: int, frame: Any) -> None:
+        task.on_kill()
+        raise TaskTimeout(
+            f"task '{task.task_id}' timed out after {seconds:g} s (execution_timeout)"
+        )
+
+    previous: Callable[..., Any] | int | None = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

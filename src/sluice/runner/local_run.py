@@ -1,0 +1,380 @@
+"""A whole DAG run in this process, without a database: ``sluice dags test``.
+
+The order of work comes from the same readiness function the scheduler uses;
+states live in memory and XCom in a MemoryXComStore.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sluice.core.errors import SluiceError, TaskNotFound
+from sluice.core.states import DagRunState, TaskInstanceState, TaskState
+from sluice.runner.execute import TryOutcome, run_try
+from sluice.runner.task_instance import RuntimeTaskInstance, RunView
+from sluice.runner.xcom import MemoryXComStore
+from sluice.sdk.context import RunInfo, build_context
+from sluice.sdk.dag import DAG
+from sluice.sdk.mapping import MappedOperator
+from sluice.sdk.operator import AbstractOperator, BaseOperator
+from sluice.sdk.readiness import Decision, decide, run_state
+from sluice.sdk.templating import make_environment, render_template_fields
+
+log = logging.getLogger("sluice.run")
+
+_WAITING = (None, TaskInstanceState.SCHEDULED)
+
+
+@dataclass
+class InstanceRecord:
+    """The state of one task instance of a local run."""
+
+    task_id: str
+    map_index: int = -1
+    state: TaskState = None
+    try_number: int = 0
+    max_tries: int = 1
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    next_try_at: datetime | None = None
+    error: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds of the last try."""
+        if self.start_date is None or self.end_date is None:
+            return None
+        return (self.end_date - self.start_date).total_seconds()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {
+            "task_id": self.task_id,
+            "map_index": self.map_index,
+            "state": self.state.value if self.state else None,
+            "try_number": self.try_number,
+            "max_tries": self.max_tries,
+            "start_date": self.start_date.isoformat() if self.start_date else None,
+            "end_date": self.end_date.isoformat() if self.end_date else None,
+            "duration": self.duration,
+            "error": self.error,
+        }
+
+
+@dataclass
+class RunResult:
+    """What ``dags test`` reports at the end."""
+
+    dag_id: str
+    run_id: str
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    state: DagRunState
+    instances: list[InstanceRecord]
+    duration: float
+    conf: dict[str, Any] = field(default_factory=dict)
+
+
+Lookup = Callable[[str], Any]
+Listener = Callable[[InstanceRecord], None]
+
+
+def env_variable(key: str) -> str | None:
+    """A Variable from the environment (``SLUICE_VAR_<KEY>``), the first place Airflow looks."""
+    return os.environ.get(f"SLUICE_VAR_{key.upper()}")
+
+
+def no_connection(conn_id: str) -> Any:
+    """Connections arrive with the integrations; until then none is defined."""
+    return None
+
+
+class LocalDagRun:
+    """Runs every task of one DAG run in dependency order, in this process."""
+
+    def __init__(
+        self,
+        dag: DAG,
+        *,
+        logical_date: datetime,
+        conf: Mapping[str, Any] | None = None,
+        run_type: str = "manual",
+        run_id: str | None = None,
+        wait_for_retries: bool = True,
+        variables: Lookup = env_variable,
+        connections: Lookup = no_connection,
+        config: Any = None,
+        listener: Listener | None = None,
+    ) -> None:
+        if logical_date.tzinfo is None:
+            raise SluiceError(f"logical date {logical_date} has no timezone")
+        self.dag = dag
+        self.logical_date = logical_date.astimezone(UTC)
+        self.conf = dict(conf or {})
+        # Invalid conf is refused before anything runs.
+        self.params = dag.params.resolve(self.conf)
+        interval = dag.infer_manual_data_interval(self.logical_date)
+        self.run = RunInfo(
+            dag_id=dag.dag_id,
+            run_id=run_id or f"{run_type}__{self.logical_date.isoformat()}",
+            run_type=run_type,
+            logical_date=self.logical_date,
+            data_interval_start=interval.start,
+            data_interval_end=interval.end,
+            conf=self.conf,
+            start_date=datetime.now(UTC),
+        )
+        self.wait_for_retries = wait_for_retries
+        self.variables = variables
+        self.connections = connections
+        self.config = config
+        self.listener = listener
+        self.xcom = MemoryXComStore()
+        self.env = make_environment(dag)
+        self.order = [t.task_id for t in dag.topological_sort()]
+        self.nodes = dag.task_nodes()
+        self.instances: dict[str, list[InstanceRecord]] = {
+            tid: [InstanceRecord(tid, max_tries=dag.task_dict[tid].max_tries)] for tid in self.order
+        }
+        self.dag_run = RunView(
+            dag_id=dag.dag_id,
+            run_id=self.run.run_id,
+            run_type=run_type,
+            logical_date=self.logical_date,
+            data_interval_start=interval.start,
+            data_interval_end=interval.end,
+            conf=self.conf,
+            start_date=self.run.start_date or datetime.now(UTC),
+        )
+
+    # -- the whole run -------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        """Run until every task instance is finished or nothing more can run."""
+        started = time.monotonic()
+        while True:
+            if self._step():
+                continue
+            if not self._retry_due():
+                break
+        state = self._final_state()
+        self.dag_run.state = state.value
+        self._dag_callback(state)
+        return RunResult(
+            dag_id=self.dag.dag_id,
+            run_id=self.run.run_id,
+            logical_date=self.logical_date,
+            data_interval_start=self.run.data_interval_start,
+            data_interval_end=self.run.data_interval_end,
+            state=state,
+            instances=[r for tid in self.order for r in self.instances[tid]],
+            duration=time.monotonic() - started,
+            conf=self.conf,
+        )
+
+    def _states(self) -> dict[str, list[TaskState]]:
+        return {tid: [r.state for r in recs] for tid, recs in self.instances.items()}
+
+    def _step(self) -> bool:
+        """Apply one round of decisions; whether anything changed."""
+        decisions = decide(self.nodes, self._states())
+        changed = False
+        for tid in self.order:
+            decision = decisions.get(tid)
+            if decision is None or decision is Decision.WAIT:
+                continue
+            changed = True
+            if decision is Decision.SKIP:
+                self._set_waiting(tid, TaskInstanceState.SKIPPED)
+            elif decision is Decision.UPSTREAM_FAILED:
+                self._set_waiting(tid, TaskInstanceState.UPSTREAM_FAILED)
+            else:
+                self._run_task(tid)
+        return changed
+
+    def _retry_due(self) -> bool:
+        """Wait for the earliest retry, then run it; False when none is pending."""
+        pending = [
+            r for recs in self.instances.values() for r in recs
+            if r.state is TaskInstanceState.UP_FOR_RETRY
+        ]  # fmt: skip
+        if not pending:
+            return False
+        record = min(pending, key=lambda r: r.next_try_at or datetime.min.replace(tzinfo=UTC))
+        if self.wait_for_retries and record.next_try_at is not None:
+            delay = (record.next_try_at - datetime.now(UTC)).total_seconds()
+            if delay > 0:
+                log.info("waiting %.1f s to retry %s", delay, record.task_id)
+                time.sleep(delay)
+        self._run_instance(self.dag.task_dict[record.task_id], record)
+        return True
+
+    def _final_state(self) -> DagRunState:
+        return run_state(self.nodes, self._states()) or DagRunState.FAILED
+
+    def _set_waiting(self, task_id: str, state: TaskInstanceState) -> None:
+        for record in self.instances[task_id]:
+            if record.state in _WAITING:
+                self._change(record, state)
+
+    def _change(self, record: InstanceRecord, state: TaskInstanceState) -> None:
+        record.state = state
+        if self.listener is not None:
+            self.listener(record)
+
+    # -- one task ------------------------------------------------------------------
+
+    def _run_task(self, task_id: str) -> None:
+        task = self.dag.task_dict[task_id]
+        unexpanded = self.instances[task_id][0].map_index == -1
+        if isinstance(task, MappedOperator) and unexpanded and not self._expand(task):
+            return
+        for record in list(self.instances[task_id]):
+            if record.state in _WAITING:
+                self._run_instance(task, record)
+
+    def _expand(self, task: MappedOperator) -> bool:
+        """Replace the placeholder with one instance per element; False if none or broken."""
+        placeholder = self.instances[task.task_id][0]
+        resolver = self._ti(task, -1, 1)
+        try:
+            count = len(task.expansion(lambda arg: arg.resolve({"ti": resolver})))
+        except Exception as exc:
+            placeholder.error = f"{type(exc).__name__}: {exc}"
+            log.error("task %s: cannot expand: %s", task.task_id, placeholder.error)
+            self._change(placeholder, TaskInstanceState.FAILED)
+            return False
+        if count == 0:
+            log.info("task %s: mapped over nothing: skipped", task.task_id)
+            self._change(placeholder, TaskInstanceState.SKIPPED)
+            return False
+        self.instances[task.task_id] = [
+            InstanceRecord(task.task_id, i, max_tries=task.max_tries) for i in range(count)
+        ]
+        return True
+
+    def _run_instance(self, task: AbstractOperator, record: InstanceRecord) -> None:
+        record.try_number += 1
+        ti = self._ti(task, record.map_index, record.try_number)
+        self.xcom.clear(task.task_id, record.map_index)
+        self._change(record, TaskInstanceState.RUNNING)
+        concrete: BaseOperator | None = None
+        try:
+            concrete = self._concrete(task, record.map_index)
+            ti.task = concrete
+            outcome = run_try(concrete, ti, self._context(concrete, ti), self.env)
+        except Exception as exc:  # expansion of this index failed
+            outcome = TryOutcome(TaskInstanceState.FAILED, error=f"{type(exc).__name__}: {exc}")
+            ti.start_date = ti.end_date = datetime.now(UTC)
+        record.start_date, record.end_date = ti.start_date, ti.end_date
+        record.error = outcome.error
+        if outcome.state is TaskInstanceState.UP_FOR_RETRY and concrete is not None:
+            identity = f"{self.dag.dag_id}#{task.task_id}#{self.run.run_id}"
+            delay = concrete.retry_delay_after(record.try_number, identity)
+            record.next_try_at = (record.end_date or datetime.now(UTC)) + delay
+        self._change(record, outcome.state)
+        for skipped in outcome.skip_downstream:
+            self._set_waiting(skipped, TaskInstanceState.SKIPPED)
+
+    def _concrete(self, task: AbstractOperator, map_index: int) -> BaseOperator:
+        """A fresh copy of the operator for one try (rendering changes it)."""
+        if isinstance(task, MappedOperator):
+            resolver = self._ti(task, map_index, 1)
+            args = task.expansion(lambda arg: arg.resolve({"ti": resolver}))[map_index]
+            return task.unmap(args)
+        assert isinstance(task, BaseOperator)
+        return copy.copy(task)
+
+    def _ti(self, task: AbstractOperator, map_index: int, try_number: int) -> RuntimeTaskInstance:
+        return RuntimeTaskInstance(
+            dag=self.dag,
+            task=task,
+            run_id=self.run.run_id,
+            xcom=self.xcom,
+            map_index=map_index,
+            try_number=try_number,
+        )
+
+    def _context(self, task: AbstractOperator, ti: RuntimeTaskInstance) -> dict[str, Any]:
+        return build_context(
+            dag=self.dag,
+            task=task,
+            run=self.run,
+            ti=ti,
+            dag_run=self.dag_run,
+            params={**self.params, **_task_params(task, self.conf)},
+            variables=self.variables,
+            connections=self.connections,
+            config=self.config,
+            test_mode=True,
+        )
+
+    def _dag_callback(self, state: DagRunState) -> None:
+        callback = (
+            self.dag.on_success_callback
+            if state is DagRunState.SUCCESS
+            else self.dag.on_failure_callback
+        )
+        if not callback:
+            return
+        context = {
+            "dag": self.dag,
+            "dag_run": self.dag_run,
+            "run_id": self.run.run_id,
+            "logical_date": self.logical_date,
+            "params": self.params,
+            "reason": "success" if state is DagRunState.SUCCESS else "task_failure",
+        }
+        for fn in callback if isinstance(callback, list | tuple) else [callback]:
+            try:
+                fn(context)
+            except Exception:
+                log.exception("DAG callback %r raised; carrying on", fn)
+
+    # -- single tasks (``tasks test`` and ``tasks render``) --------------------------
+
+    def test_task(self, task_id: str) -> list[InstanceRecord]:
+        """Run one task, ignoring its dependencies (every map index if it is mapped)."""
+        task = self.dag.get_task(task_id)
+        if isinstance(task, MappedOperator) and not self._expand(task):
+            return self.instances[task_id]
+        for record in self.instances[task_id]:
+            while True:
+                self._run_instance(task, record)
+                if record.state is not TaskInstanceState.UP_FOR_RETRY:
+                    break
+        return self.instances[task_id]
+
+    def render_task(self, task_id: str) -> list[tuple[int, dict[str, Any]]]:
+        """Every template field of the task rendered, per map index."""
+        task = self.dag.get_task(task_id)
+        indexes = [-1]
+        if isinstance(task, MappedOperator):
+            if not self._expand(task):
+                raise TaskNotFound(f"task '{task_id}' has no map index to render")
+            indexes = [r.map_index for r in self.instances[task_id]]
+        out = []
+        for index in indexes:
+            ti = self._ti(task, index, 1)
+            concrete = self._concrete(task, index)
+            render_template_fields(concrete, self._context(concrete, ti), self.env)
+            out.append((index, {f: getattr(concrete, f, None) for f in concrete.template_fields}))
+        return out
+
+
+def _task_params(task: AbstractOperator, conf: Mapping[str, Any]) -> dict[str, Any]:
+    """Task-level params (declared on the task, not the DAG), overridden by conf."""
+    params = getattr(task, "params", None)
+    if not params:
+        return {}
+    dag_params = task.dag.params if task.dag else {}
+    own = {k: params.get_param(k) for k in params if k not in dag_params}
+    return {k: p.resolve(conf.get(k, p.value), name=k) for k, p in own.items()}

@@ -1,0 +1,148 @@
+"""The ``ti`` object a running task sees: its identity, its try, and XCom."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sluice.core.errors import XComError
+from sluice.core.states import TaskState
+from sluice.runner.xcom import XComStore, pull_one, push
+from sluice.sdk.xcom_arg import RETURN_VALUE
+
+if TYPE_CHECKING:
+    from sluice.sdk.dag import DAG
+    from sluice.sdk.operator import AbstractOperator
+
+
+@dataclass
+class RuntimeTaskInstance:
+    """One task instance while it runs: the ``ti`` and ``task_instance`` of the context."""
+
+    dag: DAG
+    task: AbstractOperator
+    run_id: str
+    xcom: XComStore
+    map_index: int = -1
+    try_number: int = 1
+    state: TaskState = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    hostname: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+    @property
+    def dag_id(self) -> str:
+        """The DAG's id."""
+        return self.dag.dag_id
+
+    @property
+    def task_id(self) -> str:
+        """The task's id."""
+        return self.task.task_id
+
+    @property
+    def max_tries(self) -> int:
+        """Tries allowed in all: the first one plus the retries."""
+        return int(getattr(self.task, "retries", 0) or 0) + 1
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the try took, once it has ended."""
+        if self.start_date is None or self.end_date is None:
+            return None
+        return (self.end_date - self.start_date).total_seconds()
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Store a value under ``key`` for downstream tasks."""
+        if not isinstance(key, str) or not key:
+            raise XComError(f"task '{self.task_id}': an XCom key must be a non-empty string")
+        push(self.xcom, self.task_id, self.map_index, key, value, where=self._where(key))
+
+    def xcom_pull(
+        self,
+        task_ids: str | Iterable[str] | None = None,
+        key: str = RETURN_VALUE,
+        map_indexes: int | Iterable[int] | None = None,
+        default: Any = None,
+        **_ignored: Any,
+    ) -> Any:
+        """Values pushed by other tasks of this run, as Airflow's ``xcom_pull``.
+
+        One task id gives its value (a list over map indexes if it is mapped and
+        ``map_indexes`` is not given); a list of task ids gives a list of values.
+        """
+        if task_ids is None:
+            task_ids = self.task_id
+        if isinstance(task_ids, str):
+            return self._pull_task(task_ids, key, map_indexes, default)
+        return [self._pull_task(t, key, map_indexes, default) for t in task_ids]
+
+    def _pull_task(
+        self, task_id: str, key: str, map_indexes: int | Iterable[int] | None, default: Any
+    ) -> Any:
+        if isinstance(map_indexes, int):
+            value = pull_one(self.xcom, task_id, map_indexes, key)
+            return default if value is None else value
+        task = self.dag.task_dict.get(task_id)
+        mapped = bool(task is not None and task.is_mapped)
+        if map_indexes is not None:
+            return [pull_one(self.xcom, task_id, m, key) for m in map_indexes]
+        if mapped:
+            return [
+                pull_one(self.xcom, task_id, m, key) for m in self.xcom.map_indexes(task_id, key)
+            ]
+        value = pull_one(self.xcom, task_id, -1, key)
+        return default if value is None else value
+
+    def _where(self, key: str) -> str:
+        index = f"[{self.map_index}]" if self.map_index >= 0 else ""
+        return f"XCom '{key}' of task '{self.task_id}'{index}"
+
+    def push_result(self, value: Any, *, multiple_outputs: bool) -> None:
+        """Push a return value, and each key of it when ``multiple_outputs`` is set."""
+        if value is None:
+            return
+        if multiple_outputs:
+            if not isinstance(value, Mapping):
+                raise XComError(
+                    f"task '{self.task_id}' has multiple_outputs=True but returned a "
+                    f"{type(value).__name__}, not a dict"
+                )
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise XComError(
+                        f"task '{self.task_id}' has multiple_outputs=True; returned key {k!r} "
+                        "is not a string"
+                    )
+                self.xcom_push(k, v)
+        self.xcom_push(RETURN_VALUE, value)
+
+    def __repr__(self) -> str:
+        index = f" [{self.map_index}]" if self.map_index >= 0 else ""
+        where = f"{self.dag_id}.{self.task_id}{index}"
+        return f"<TaskInstance {where} {self.run_id} try {self.try_number}>"
+
+
+@dataclass
+class RunView:
+    """The ``dag_run`` of the context during a local run."""
+
+    dag_id: str
+    run_id: str
+    run_type: str
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    conf: dict[str, Any]
+    start_date: datetime
+    state: str = "running"
+
+    @property
+    def external_trigger(self) -> bool:
+        """Whether the run was started by hand."""
+        return self.run_type == "manual"

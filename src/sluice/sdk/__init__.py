@@ -1,0 +1,1 @@
+"""Authoring: DAGs, operators, trigger rules and the readiness function."""

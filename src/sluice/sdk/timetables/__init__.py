@@ -1,0 +1,1 @@
+"""Timetable implementations; import them from ``sluice.sdk.schedules``."""
