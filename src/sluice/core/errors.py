@@ -52,7 +52,7 @@ class TaskNotFound(SluiceError):
 
 
 class TaskTimeout(SluiceError):
-    """Raised inside a task that ran past its execution_timeout."""
+    """Raised when a task runs past its execution_timeout (inside the task)."""
 
 
 class SkipTask(Exception):

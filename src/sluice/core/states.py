@@ -85,9 +85,10 @@ TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
         {None, _S.SCHEDULED, _S.QUEUED, _S.FAILED, _S.SUCCESS, _S.SKIPPED, _S.REMOVED}
     ),
     _S.RESTARTING: frozenset({None, _S.SCHEDULED, _S.QUEUED, _S.FAILED, _S.UP_FOR_RETRY}),
-    # Finished states move only when a user clears (None) or marks them.
-    _S.SUCCESS: frozenset({None, _S.FAILED, _S.SKIPPED, _S.RESTARTING}),
-    _S.FAILED: frozenset({None, _S.SUCCESS, _S.SKIPPED, _S.RESTARTING}),
+    # Finished states move only when a user clears (None) or marks them; clearing
+    # gives RESTARTING only to a running instance, as Airflow's clear_task_instances.
+    _S.SUCCESS: frozenset({None, _S.FAILED, _S.SKIPPED}),
+    _S.FAILED: frozenset({None, _S.SUCCESS, _S.SKIPPED}),
     _S.SKIPPED: frozenset({None, _S.SUCCESS, _S.FAILED}),
     _S.UPSTREAM_FAILED: frozenset({None, _S.SUCCESS, _S.FAILED, _S.SKIPPED}),
     _S.REMOVED: frozenset({None}),

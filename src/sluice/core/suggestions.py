@@ -14,13 +14,14 @@ def close_matches(word: str, candidates: Iterable[str], limit: int = 3) -> list[
     return found[:limit]
 
 
-def unknown_id_message(kind: str, word: str, candidates: Iterable[str]) -> str:
-    """``DAG 'x' not found. Did you mean: 'y'?`` or a list of what exists."""
+def unknown_id_message(kind: str, word: str, candidates: Iterable[str], where: str = "") -> str:
+    """``Task 'x' not found in DAG 'd'. Did you mean: 'y'?`` or a list of what exists."""
     pool = sorted(candidates)
     matches = close_matches(word, pool)
+    head = f"{kind} '{word}' not found{where}"
     if matches:
-        return f"{kind} '{word}' not found. Did you mean: {', '.join(repr(m) for m in matches)}?"
+        return f"{head}. Did you mean: {', '.join(repr(m) for m in matches)}?"
     if not pool:
-        return f"{kind} '{word}' not found; there are none."
+        return f"{head}; there are none."
     shown = ", ".join(pool[:10]) + (", ..." if len(pool) > 10 else "")
-    return f"{kind} '{word}' not found. Known: {shown}"
+    return f"{head}. Known: {shown}"

@@ -31,6 +31,8 @@ class TryOutcome:
     error: str | None = None
     traceback: str | None = None
     skip_downstream: tuple[str, ...] = ()
+    exception: BaseException | None = None
+    """The exception that ended the try (``context["exception"]`` in callbacks)."""
 
 
 def run_try(
@@ -43,8 +45,9 @@ def run_try(
     ti.start_date = _now()
     ti.state = TaskInstanceState.RUNNING
     try:
-        _call_callbacks(task.on_execute_callback, context, "on_execute_callback")
+        # As Airflow: templates are rendered first, so the callback sees the rendered task.
         render_template_fields(task, context, env)
+        _call_callbacks(task.on_execute_callback, context, "on_execute_callback")
         task.pre_execute(context)
         with _timeout(task):
             result = task.execute(context)
@@ -65,7 +68,8 @@ def run_try(
         outcome = _failure(exc, retry=True, ti=ti)
     ti.end_date = _now()
     ti.state = outcome.state
-    context["exception"] = outcome.error
+    # As Airflow: callbacks get the exception object itself.
+    context["exception"] = outcome.exception
     callback = {
         TaskInstanceState.SUCCESS: ("on_success_callback", task.on_success_callback),
         TaskInstanceState.FAILED: ("on_failure_callback", task.on_failure_callback),
@@ -82,7 +86,7 @@ def _failure(exc: BaseException, *, retry: bool, ti: RuntimeTaskInstance) -> Try
     log.error("task failed: %s\n%s", text, trace.rstrip())
     retries_left = retry and ti.try_number < ti.max_tries
     state = TaskInstanceState.UP_FOR_RETRY if retries_left else TaskInstanceState.FAILED
-    return TryOutcome(state, error=text, traceback=trace)
+    return TryOutcome(state, error=text, traceback=trace, exception=exc)
 
 
 def _call_callbacks(callbacks: Any, context: dict[str, Any], name: str) -> None:

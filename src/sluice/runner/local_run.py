@@ -277,7 +277,8 @@ class LocalDagRun:
         record.start_date, record.end_date = ti.start_date, ti.end_date
         record.error = outcome.error
         if outcome.state is TaskInstanceState.UP_FOR_RETRY and concrete is not None:
-            identity = f"{self.dag.dag_id}#{task.task_id}#{self.run.run_id}"
+            # Airflow's jitter hashes dag_id#task_id#logical_date#try_number.
+            identity = f"{self.dag.dag_id}#{task.task_id}#{self.logical_date.isoformat()}"
             delay = concrete.retry_delay_after(record.try_number, identity)
             record.next_try_at = (record.end_date or datetime.now(UTC)) + delay
         self._change(record, outcome.state)
@@ -359,7 +360,8 @@ class LocalDagRun:
         indexes = [-1]
         if isinstance(task, MappedOperator):
             if not self._expand(task):
-                raise TaskNotFound(f"task '{task_id}' has no map index to render")
+                reason = self.instances[task_id][0].error or "it maps over nothing"
+                raise TaskNotFound(f"task '{task_id}' has no map index to render: {reason}")
             indexes = [r.map_index for r in self.instances[task_id]]
         out = []
         for index in indexes:

@@ -6,6 +6,7 @@ import functools
 import inspect
 import sys
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -118,6 +119,7 @@ class DAG:
         self.task_dict: dict[str, AbstractOperator] = {}
         self.task_group = TaskGroup(None, dag=self)
         self.timetable = self.make_timetable(cron_data_intervals=True)
+        definition_context.dag_created(self)
 
     def make_timetable(self, *, cron_data_intervals: bool) -> Timetable:
         """The timetable this DAG's schedule gives, with cron strings read as intervals or not."""
@@ -191,6 +193,11 @@ class DAG:
             )
         self.task_dict[task.task_id] = task
         task.dag = self
+        # As Airflow does, a task without its own dates takes the DAG's.
+        if getattr(task, "start_date", False) is None:
+            task.start_date = self.start_date  # type: ignore[attr-defined]
+        if getattr(task, "end_date", False) is None:
+            task.end_date = self.end_date  # type: ignore[attr-defined]
 
     def get_task(self, task_id: str) -> AbstractOperator:
         """The task with this id; the error suggests close ids."""
@@ -198,7 +205,7 @@ class DAG:
             return self.task_dict[task_id]
         except KeyError:
             raise TaskNotFound(
-                unknown_id_message(f"task in DAG '{self.dag_id}'", task_id, self.task_dict)
+                unknown_id_message("Task", task_id, self.task_dict, f" in DAG '{self.dag_id}'")
             ) from None
 
     def has_task(self, task_id: str) -> bool:
@@ -208,10 +215,10 @@ class DAG:
     def topological_sort(self) -> list[AbstractOperator]:
         """Tasks ordered so that every task comes after its upstream; raises on a cycle."""
         remaining = {tid: len(t.upstream_task_ids) for tid, t in self.task_dict.items()}
-        ready = [tid for tid, n in remaining.items() if n == 0]
+        ready = deque(tid for tid, n in remaining.items() if n == 0)
         order: list[AbstractOperator] = []
         while ready:
-            tid = ready.pop(0)
+            tid = ready.popleft()
             task = self.task_dict[tid]
             order.append(task)
             for down in sorted(task.downstream_task_ids):
@@ -295,17 +302,23 @@ def dag(dag_id: str | Callable[..., Any] | None = None, **dag_kwargs: Any) -> An
 
         @functools.wraps(fn)
         def build(*args: P.args, **kwargs: P.kwargs) -> DAG:
-            bound = signature.bind_partial(*args, **kwargs)
+            name_of_dag = dag_id if isinstance(dag_id, str) else fn.__name__
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise DagDefinitionError(f"DAG '{name_of_dag}': {exc}") from None
+            bound.apply_defaults()
             params = dict(dag_kwargs.get("params") or {})
-            for name, param in signature.parameters.items():
-                if name in bound.arguments:
-                    params[name] = bound.arguments[name]
-                elif param.default is not inspect.Parameter.empty:
-                    params.setdefault(name, param.default)
+            for name, value in bound.arguments.items():
+                existing = params.get(name)
+                # As Airflow: the argument sets the value; a declared Param keeps its schema.
+                if isinstance(existing, Param) and not isinstance(value, Param):
+                    value = Param(value, existing.description, **existing.schema)
+                params[name] = value
             kw = {**dag_kwargs, "params": params}
             kw.setdefault("doc_md", inspect.getdoc(fn))
             kw.setdefault("fileloc", inspect.getsourcefile(fn))
-            with DAG(dag_id if isinstance(dag_id, str) else fn.__name__, **kw) as new_dag:
+            with DAG(name_of_dag, **kw) as new_dag:
                 # Inside the function each parameter reads the run's param value.
                 fn(**{name: DagParam(name) for name in signature.parameters})  # type: ignore[arg-type,call-arg]
             return new_dag

@@ -5,6 +5,8 @@ State lives only while DAG files are being imported; nothing is set at import ti
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
 _dags: list[DAG] = []
 _groups: list[TaskGroup] = []
 _suspended = 0
+_dag_listeners: list[Callable[[DAG], None]] = []
 
 
 def push_dag(dag: DAG) -> None:
@@ -63,3 +66,24 @@ class detached:
     def __exit__(self, *exc: object) -> None:
         global _suspended
         _suspended -= 1
+
+
+def is_detached() -> bool:
+    """Whether operators are being built outside every DAG (see :class:`detached`)."""
+    return _suspended > 0
+
+
+def dag_created(dag: DAG) -> None:
+    """Called at the end of ``DAG.__init__``: tells the importer about DAGs no global holds."""
+    for listener in _dag_listeners:
+        listener(dag)
+
+
+@contextmanager
+def watching_new_dags(listener: Callable[[DAG], None]) -> Iterator[None]:
+    """Call ``listener`` with every DAG created inside the block (the DAG file importer's hook)."""
+    _dag_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _dag_listeners.remove(listener)

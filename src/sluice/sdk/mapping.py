@@ -113,7 +113,6 @@ class MappedOperator(AbstractOperator):
         dag = kwargs.pop("dag", None)
         group = kwargs.pop("task_group", None)
         defaults = _collect_default_args({**kwargs, "dag": dag, "task_group": group})
-        defaults.pop("params", None)
         self.operator_class = partial.operator_class
         self.mapped_into = partial.mapped_into
         self.expand_input = mapped
@@ -209,5 +208,6 @@ def _signature_defaults(cls: type) -> dict[str, Any]:
         for name, param in inspect.signature(init).parameters.items():
             if param.default is not inspect.Parameter.empty:
                 defaults[name] = param.default
-    defaults.setdefault("pool", "default_pool")
+    if defaults.get("pool") is None:  # BaseOperator turns pool=None into the default pool
+        defaults["pool"] = "default_pool"
     return defaults

@@ -28,6 +28,8 @@ Callback = Callable[[Context], Any]
 
 WEIGHT_RULES = ("downstream", "upstream", "absolute")
 DEFAULT_RETRY_DELAY = timedelta(seconds=300)
+MAX_RETRY_DELAY_SECONDS = 24 * 60 * 60
+"""The longest exponential backoff, as Airflow's default ``core.max_task_retry_delay``."""
 
 
 class AbstractOperator(DependencyMixin):
@@ -162,6 +164,8 @@ class BaseOperator(AbstractOperator):
     ui_fgcolor: str = "#000"
     # Names of __init__ parameters across the class hierarchy, filled per subclass.
     _init_params: ClassVar[frozenset[str]] = frozenset()
+    # Arguments the class's own __init__ requires (checked before it runs, for a clear error).
+    _required_params: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -175,6 +179,14 @@ class BaseOperator(AbstractOperator):
                     names.add(name)
         names.discard("self")
         cls._init_params = frozenset(names)
+        own = inspect.signature(cls.__init__).parameters.values()
+        cls._required_params = tuple(
+            p.name
+            for p in own
+            if p.name != "self"
+            and p.default is p.empty
+            and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
         # Wrap even an inherited __init__: the flag in the wrapper keeps it to one pass.
         cls.__init__ = _apply_default_args(cls.__init__)  # type: ignore[method-assign]
 
@@ -302,16 +314,21 @@ class BaseOperator(AbstractOperator):
     def retry_delay_after(self, try_number: int, ti_identity: str) -> timedelta:
         """Wait before the next try after try ``try_number`` failed, as Airflow computes it.
 
-        With exponential backoff the delay is ``retry_delay * 2**(try-1)`` plus a
-        deterministic jitter drawn from the task instance's identity, capped by
-        ``max_retry_delay``.
+        With exponential backoff the delay is at least ``retry_delay * 2**(try-1)`` and
+        below twice that, the jitter drawn deterministically from the task instance's
+        identity (Airflow hashes ``dag_id#task_id#logical_date#try``); it is capped by
+        ``max_retry_delay`` and, as Airflow's ``core.max_task_retry_delay``, by 24 hours.
         """
         delay: timedelta = self.retry_delay
         if self.retry_exponential_backoff:
-            min_backoff = max(1, math.ceil(delay.total_seconds() * (2 ** (try_number - 1))))
+            try:
+                min_backoff = math.ceil(delay.total_seconds() * (2 ** (try_number - 1)))
+            except OverflowError:
+                min_backoff = MAX_RETRY_DELAY_SECONDS
+            min_backoff = max(1, min_backoff)
             digest = hashlib.sha1(f"{ti_identity}#{try_number}".encode()).hexdigest()
             seconds = min_backoff + int(digest, 16) % min_backoff
-            delay = timedelta(seconds=min(seconds, timedelta.max.total_seconds() - 1))
+            delay = timedelta(seconds=min(seconds, MAX_RETRY_DELAY_SECONDS))
             if self.max_retry_delay:
                 delay = min(self.max_retry_delay, delay)
         return delay
@@ -325,6 +342,10 @@ class BaseOperator(AbstractOperator):
 
     def _finish_init(self) -> None:
         """Wire XComArg arguments as dependencies, once the outermost __init__ is done."""
+        if definition_context.is_detached():
+            # One map index of a mapped task, built at run time: the mapped task
+            # already has these dependencies, and this copy must not join the DAG.
+            return
         for arg in self.iter_xcom_dependencies():
             if arg.operator is not self:
                 self.set_upstream(arg.operator)
@@ -353,6 +374,7 @@ def _apply_default_args(init: Callable[..., None]) -> Callable[..., None]:
             ):
                 kwargs["params"] = {**defaults["params"], **(kwargs["params"] or {})}
             kwargs.pop("default_args", None)
+            _check_required(type(self), kwargs)
         try:
             init(self, **kwargs)
         finally:
@@ -362,6 +384,22 @@ def _apply_default_args(init: Callable[..., None]) -> Callable[..., None]:
             self._finish_init()
 
     return wrapper
+
+
+def _check_required(cls: type[BaseOperator], kwargs: dict[str, Any]) -> None:
+    """A missing required argument is a DagDefinitionError naming the task (and typos)."""
+    missing = [name for name in ("task_id", *cls._required_params) if name not in kwargs]
+    if not missing:
+        return
+    unknown = sorted(set(kwargs) - cls._init_params)
+    text = ", ".join(repr(m) for m in dict.fromkeys(missing))
+    message = (
+        f"{cls.__name__} (task_id: {kwargs.get('task_id', '?')}) is missing the required "
+        f"argument(s) {text}"
+    )
+    if unknown:
+        message += f"; invalid arguments were passed: {', '.join(unknown)}"
+    raise DagDefinitionError(message)
 
 
 def _collect_default_args(kwargs: dict[str, Any]) -> dict[str, Any]:

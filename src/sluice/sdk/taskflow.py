@@ -83,7 +83,10 @@ class DecoratedBashOperator(BashOperator):
                 f"task '{self.task_id}': the @task.bash function must return a non-empty "
                 f"command string, got {command!r}"
             )
-        self.bash_command = render_template(command, context, make_environment(self.dag))
+        # Rendered like any template field: a command ending in ``.sh`` is a script file.
+        self.bash_command = render_template(
+            command, context, make_environment(self.dag), template_ext=tuple(self.template_ext)
+        )
         return super().execute(context)
 
 
@@ -147,7 +150,9 @@ class TaskDecorator:
             else:
                 # Context values (ti, ds, ...) may be left out: they are filled at run time.
                 params = [
-                    p.replace(default=None) if p.default is p.empty else p
+                    p.replace(default=None)
+                    if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                    else p
                     for p in signature.parameters.values()
                 ]
                 signature.replace(parameters=params).bind(*args, **kwargs)
@@ -202,7 +207,8 @@ def _returns_dict(function: Callable[..., Any]) -> bool:
         return False
     ret = hints.get("return")
     origin = typing.get_origin(ret) or ret
-    return isinstance(origin, type) and issubclass(origin, dict)
+    # Airflow's infer_multiple_outputs: any Mapping return annotation.
+    return isinstance(origin, type) and issubclass(origin, Mapping)
 
 
 def _decorator_for(operator_class: type[BaseOperator]) -> Callable[..., Any]:

@@ -99,10 +99,9 @@ class TaskGroup(DependencyMixin):
 
     def child_id(self, label: str) -> str:
         """The full id a child called ``label`` gets."""
+        # As in Airflow: a group with prefix_group_id=False gives bare ids, whatever its parents.
         if self.prefix_group_id and self.group_id:
             return f"{self.group_id}.{label}"
-        if self.group_id and self.parent_group is not None:
-            return self.parent_group.child_id(label)
         return label
 
     def add(self, child: Task | TaskGroup) -> None:
@@ -173,6 +172,8 @@ def task_group(python_callable: Callable[P, R] | None = None, **group_kwargs: An
             kw = dict(group_kwargs)
             group_id = kw.pop("group_id", None) or fn.__name__
             kw.setdefault("tooltip", (fn.__doc__ or "").strip())
+            # As Airflow: calling the decorated function again makes ``name__1``, ``name__2``.
+            kw.setdefault("add_suffix_on_collision", True)
             with TaskGroup(group_id, **kw) as group:
                 result = fn(*args, **kwargs)
             return group if result is None else result

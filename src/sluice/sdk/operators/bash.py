@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -59,7 +60,7 @@ class BashOperator(BaseOperator):
             raise FileNotFoundError(f"task '{self.task_id}': cwd '{self.cwd}' is not a directory")
         env = self._environment(context)
         last_line = ""
-        self._process = subprocess.Popen(
+        process = self._process = subprocess.Popen(
             ["bash", "-c", self.bash_command],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -67,12 +68,17 @@ class BashOperator(BaseOperator):
             cwd=self.cwd,
             start_new_session=True,  # so that on_kill can kill the whole process group
         )
-        assert self._process.stdout is not None
-        for raw in self._process.stdout:
-            last_line = raw.decode(self.output_encoding, errors="replace").rstrip("\n")
-            log.info("%s", last_line)
-        code = self._process.wait()
-        self._process = None
+        assert process.stdout is not None
+        try:
+            for raw in process.stdout:
+                last_line = raw.decode(self.output_encoding, errors="replace").rstrip("\n")
+                log.info("%s", last_line)
+            code = process.wait()
+        finally:
+            # A timeout or an interrupt leaves the command running: stop it, reap it.
+            _terminate(process)
+            process.stdout.close()
+            self._process = None
         if code in self.skip_on_exit_code:
             raise SkipTask(f"bash command exited with code {code}: skipping")
         if code != 0:
@@ -90,8 +96,23 @@ class BashOperator(BaseOperator):
 
     def on_kill(self) -> None:
         """Kill the command and everything it started."""
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
+        if self._process is not None:
+            _terminate(self._process)
+
+
+def _terminate(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """SIGTERM the command's process group, then SIGKILL it after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def context_env(context: Context) -> dict[str, str]:

@@ -104,7 +104,12 @@ def follow_branches(task: BaseOperator, chosen: str | Iterable[str] | None) -> A
                 f"task '{task.task_id}': branch returned '{tid}', which is not a task or group "
                 f"of DAG '{dag.dag_id}'"
             )
-    skip = sorted(task.downstream_task_ids - resolved)
+    # As Airflow: a direct downstream task that is also downstream of a chosen task
+    # (``branch >> a >> join`` with ``branch >> join``) is followed, not skipped.
+    followed = set(resolved)
+    for tid in resolved:
+        followed |= dag.task_dict[tid].get_flat_relative_ids(upstream=False)
+    skip = sorted(task.downstream_task_ids - followed)
     raise DownstreamTasksSkipped(skip, return_value=chosen)
 
 

@@ -1,0 +1,1 @@
+"""Workloads that measure Sluice's overhead: ``python -m benchmarks`` or ``make bench``."""

@@ -1,0 +1,89 @@
+"""Write benchmark DAG files: a chain of no-op tasks, and a fan-out between a start and a join.
+
+The tasks are PythonOperators calling a function that does nothing, so what a
+run measures is Sluice's own overhead per task.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_HEADER = '''"""Benchmark sluice DAG {dag_id}: {what}.
+
+Written by benchmarks.generate; edits are lost when the benchmark runs again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sluice import {imports}
+from sluice.operators import PythonOperator
+
+
+def noop() -> None:
+    """The task's work: nothing, so that only Sluice's overhead is measured."""
+
+
+with DAG(
+    dag_id="{dag_id}",
+    schedule=None,
+    start_date=datetime(2024, 1, 1, tzinfo=UTC),
+    max_active_tasks={max_active_tasks},
+    tags=["benchmark"],
+) as dag:
+'''
+
+_CHAIN_BODY = """\
+    tasks = [PythonOperator(task_id=f"task_{{i:04d}}", python_callable=noop) for i in range({n})]
+    chain(*tasks)
+"""
+
+_PARALLEL_BODY = """\
+    start = PythonOperator(task_id="start", python_callable=noop)
+    end = PythonOperator(task_id="end", python_callable=noop)
+    middle = [PythonOperator(task_id=f"task_{{i:04d}}", python_callable=noop) for i in range({n})]
+    start >> middle >> end
+"""
+
+
+def chain_dag_id(n: int) -> str:
+    """The id of the chain DAG of ``n`` tasks."""
+    return f"bench_chain_{n}"
+
+
+def parallel_dag_id(n: int) -> str:
+    """The id of the fan-out DAG with ``n`` tasks between start and end."""
+    return f"bench_parallel_{n}"
+
+
+def write_chain(folder: Path, n: int) -> Path:
+    """Write ``bench_chain_<n>.py``: task_0000 >> task_0001 >> ... (``n`` tasks)."""
+    if n < 1:
+        raise ValueError(f"a chain needs at least one task, got {n}")
+    dag_id = chain_dag_id(n)
+    header = _HEADER.format(
+        dag_id=dag_id, what=f"a chain of {n} no-op tasks", imports="DAG, chain", max_active_tasks=16
+    )
+    return _write(folder / f"{dag_id}.py", header + _CHAIN_BODY.format(n=n))
+
+
+def write_parallel(folder: Path, n: int) -> Path:
+    """Write ``bench_parallel_<n>.py``: start >> ``n`` parallel tasks >> end (``n`` + 2 tasks)."""
+    if n < 1:
+        raise ValueError(f"a fan-out needs at least one parallel task, got {n}")
+    dag_id = parallel_dag_id(n)
+    header = _HEADER.format(
+        dag_id=dag_id,
+        what=f"start, {n} parallel no-op tasks, end",
+        imports="DAG",
+        # As many as there are parallel tasks: the DAG's limit must not be what is measured.
+        max_active_tasks=max(16, n),
+    )
+    return _write(folder / f"{dag_id}.py", header + _PARALLEL_BODY.format(n=n))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,1 @@
+"""The ``sluice`` command: thin wrappers that parse arguments and print results."""

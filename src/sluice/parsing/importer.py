@@ -1,0 +1,423 @@
+"""Importing DAG files into a DagBag, with Airflow's semantics and clear import errors.
+
+Each file runs as a module of its own, named after its absolute path (so the same file always
+gets the same name, and functions defined in it pickle), with its folder on ``sys.path`` while
+it runs so that sibling helper modules import. Helper modules stay cached in ``sys.modules``
+like any import: a changed helper is seen by a new process, which is how the DAG processor
+parses files.
+
+The per-file time limit uses SIGALRM and so applies only on the main thread of a POSIX
+process; elsewhere there is no limit here, and the DAG processor enforces one by parsing in a
+subprocess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import linecache
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, ModuleType
+
+from sluice.core.errors import DagDefinitionError, DagNotFound
+from sluice.core.suggestions import unknown_id_message
+from sluice.parsing.checks import DagIdOwners, finalize_dag
+from sluice.parsing.discover import find_dag_files
+from sluice.sdk import definition_context
+from sluice.sdk.dag import DAG
+
+_SLUICE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_EXAMPLES_DIR = os.path.join(_SLUICE_DIR, "example_dags")
+
+
+@dataclass(frozen=True)
+class ImportErrorInfo:
+    """Why a DAG file, or one DAG in it, could not be loaded."""
+
+    file: str  # absolute path
+    line: int | None  # the line in the DAG file where it failed, if known
+    message: str  # one line naming the file, and the DAG and task where they apply
+    traceback: str  # the user's traceback for exceptions; the message for failed checks
+    dag_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """How importing one file went."""
+
+    file: str
+    duration: float
+    dag_count: int
+    task_count: int
+    error: bool
+
+
+@dataclass
+class DagBag:
+    """The DAGs found in some folders, and the import errors of the files that failed."""
+
+    dags: dict[str, DAG] = field(default_factory=dict)
+    import_errors: dict[str, ImportErrorInfo] = field(default_factory=dict)  # by file path
+    file_stats: list[FileStat] = field(default_factory=list)
+
+    def get_dag(self, dag_id: str) -> DAG:
+        """The DAG with this id; the error suggests close ids."""
+        try:
+            return self.dags[dag_id]
+        except KeyError:
+            raise DagNotFound(unknown_id_message("DAG", dag_id, self.dags)) from None
+
+
+def example_dags_folder() -> Path:
+    """The folder of the example DAGs shipped with Sluice."""
+    return Path(_EXAMPLES_DIR)
+
+
+def module_name_for(path: Path) -> str:
+    """The name a DAG file's module gets in ``sys.modules``: stable for a given path."""
+    file = os.path.abspath(path)
+    digest = hashlib.sha1(file.encode()).hexdigest()[:10]
+    stem = re.sub(r"\W", "_", Path(file).stem)
+    return f"sluice_dag_{digest}_{stem}"
+
+
+def import_dag_file(
+    path: Path, *, timeout: float = 30.0
+) -> tuple[list[DAG], ImportErrorInfo | None, float]:
+    """Import one DAG file: its DAGs, its import error if any, and the seconds it took.
+
+    The DAGs are those held by the module's globals plus those created while the file's own
+    code ran (a ``@dag`` function called at module level, a factory's DAG not assigned); each
+    gets ``fileloc`` set to this file. They are not validated yet: ``load_dag_bag`` does that.
+    """
+    imported = _import(path, timeout=timeout, label=_label(os.path.abspath(path), None))
+    return [dag for dag, _ in imported.dags], imported.error, imported.duration
+
+
+def load_dag_bag(
+    paths: Sequence[Path],
+    *,
+    safe_mode: bool = True,
+    import_timeout: float = 30.0,
+    cron_data_intervals: bool = True,
+    catchup_by_default: bool = False,
+) -> DagBag:
+    """Import every DAG file under ``paths`` (folders or files), check them, and bag the DAGs.
+
+    Files are imported in the order of ``paths``, each folder's files sorted; when two files
+    define one dag_id the first keeps it and the second gets the import error. A file that
+    fails never stops the others. Raises ParsingError for a folder that does not exist.
+    """
+    bag = DagBag()
+    owners = DagIdOwners()
+    for file, label in _files(paths, safe_mode=safe_mode):
+        imported = _import(Path(file), timeout=import_timeout, label=label)
+        errors = [imported.error] if imported.error else []
+        for dag, line in imported.dags:
+            duplicate = owners.claim(dag.dag_id, file, label)
+            if duplicate is not None:
+                errors.append(_check_error(file, label, line, duplicate, dag.dag_id))
+                continue
+            problem = _finalize(
+                dag,
+                file=file,
+                label=label,
+                line=line,
+                cron_data_intervals=cron_data_intervals,
+                catchup_by_default=catchup_by_default,
+            )
+            if problem is not None:
+                errors.append(problem)
+                continue
+            bag.dags[dag.dag_id] = dag
+        kept = [dag for dag, _ in imported.dags if bag.dags.get(dag.dag_id) is dag]
+        if errors:
+            bag.import_errors[file] = _combine(errors)
+        bag.file_stats.append(
+            FileStat(
+                file=file,
+                duration=imported.duration,
+                dag_count=len(kept),
+                task_count=sum(len(dag.task_dict) for dag in kept),
+                error=bool(errors),
+            )
+        )
+    return bag
+
+
+@dataclass
+class _Imported:
+    dags: list[tuple[DAG, int | None]]  # each DAG with the line that created it, if known
+    error: ImportErrorInfo | None
+    duration: float
+
+
+class _ImportTimeout(BaseException):
+    """Raised in the DAG file's code when its time is up; a BaseException so that the user's
+    ``except Exception`` cannot swallow it."""
+
+
+def _import(path: Path, *, timeout: float, label: str) -> _Imported:
+    started = time.perf_counter()
+    file = os.path.abspath(path)
+    try:
+        source = Path(file).read_bytes()
+    except OSError as exc:
+        message = f"{label}: cannot read the DAG file: {exc.strerror or exc}"
+        error = ImportErrorInfo(file, None, message, message)
+        return _Imported([], error, time.perf_counter() - started)
+
+    name = module_name_for(Path(file))
+    spec = importlib.util.spec_from_file_location(name, file)
+    assert spec is not None  # a .py path always has a spec
+    module = importlib.util.module_from_spec(spec)
+    created: list[tuple[DAG, int | None]] = []
+
+    def on_dag_created(dag: DAG) -> None:
+        owner = _definition_frame(sys._getframe(1), module)
+        if owner is not None:
+            created.append((dag, owner.f_lineno if owner.f_code.co_filename == file else None))
+
+    # Fresh source lines for tracebacks, and fresh folder listings for sibling imports.
+    linecache.checkcache(file)
+    importlib.invalidate_caches()
+    sys.modules.pop(name, None)
+    try:
+        with (
+            _on_sys_path(os.path.dirname(file)),
+            definition_context.watching_new_dags(on_dag_created),
+            _time_limit(timeout),
+        ):
+            # Compiled here rather than by the import system, whose bytecode cache trusts
+            # whole-second mtimes and would miss an edit made within the same second.
+            code = compile(source, file, "exec", dont_inherit=True)
+            sys.modules[name] = module
+            exec(code, module.__dict__)
+    except (Exception, SystemExit, _ImportTimeout) as exc:
+        sys.modules.pop(name, None)
+        error = _exception_error(exc, file=file, label=label, timeout=timeout)
+        return _Imported([], error, time.perf_counter() - started)
+
+    dags, duplicates = _collect(module, created, file=file, label=label)
+    return _Imported(dags, duplicates, time.perf_counter() - started)
+
+
+def _definition_frame(frame: FrameType | None, module: ModuleType) -> FrameType | None:
+    """The frame of ``module``'s code that created a DAG, or None if another module did.
+
+    A DAG made by a helper module's own top-level code (imported by the DAG file) belongs to
+    that module, not to the DAG file; a DAG made by a helper function the DAG file called does.
+    """
+    while frame is not None:
+        if frame.f_globals is module.__dict__:
+            return frame
+        if frame.f_code.co_name == "<module>":
+            return None
+        frame = frame.f_back
+    return None
+
+
+def _collect(
+    module: ModuleType, created: list[tuple[DAG, int | None]], *, file: str, label: str
+) -> tuple[list[tuple[DAG, int | None]], ImportErrorInfo | None]:
+    """The file's DAGs, in creation order then global order, each dag_id once."""
+    found = list(created)
+    seen = {id(dag) for dag, _ in found}
+    for value in list(vars(module).values()):
+        if isinstance(value, DAG) and id(value) not in seen:
+            seen.add(id(value))
+            found.append((value, None))
+
+    dags: list[tuple[DAG, int | None]] = []
+    lines: dict[str, int | None] = {}
+    errors: list[ImportErrorInfo] = []
+    for dag, line in found:
+        dag.fileloc = file
+        if dag.dag_id in lines:
+            where = f" (lines {lines[dag.dag_id]} and {line})" if lines[dag.dag_id] and line else ""
+            text = f"DAG '{dag.dag_id}' is defined twice in this file{where}"
+            errors.append(_check_error(file, label, line, text, dag.dag_id))
+            continue
+        lines[dag.dag_id] = line
+        dags.append((dag, line))
+    return dags, _combine(errors) if errors else None
+
+
+def _finalize(
+    dag: DAG,
+    *,
+    file: str,
+    label: str,
+    line: int | None,
+    cron_data_intervals: bool,
+    catchup_by_default: bool,
+) -> ImportErrorInfo | None:
+    try:
+        finalize_dag(
+            dag, cron_data_intervals=cron_data_intervals, catchup_by_default=catchup_by_default
+        )
+    except DagDefinitionError as exc:
+        return _check_error(file, label, line, str(exc), dag.dag_id)
+    except Exception as exc:  # user code: a custom timetable, a param's validation
+        error = _exception_error(exc, file=file, label=label, timeout=0)
+        return ImportErrorInfo(
+            file, error.line or line, error.message, error.traceback, dag_id=dag.dag_id
+        )
+    return None
+
+
+def _check_error(
+    file: str, label: str, line: int | None, text: str, dag_id: str | None
+) -> ImportErrorInfo:
+    message = _message(label, line, text)
+    return ImportErrorInfo(file, line, message, message, dag_id=dag_id)
+
+
+def _exception_error(
+    exc: BaseException, *, file: str, label: str, timeout: float
+) -> ImportErrorInfo:
+    """An import error for an exception raised by the file's code, with the user's traceback."""
+    full = traceback.TracebackException.from_exception(exc)
+    frames = list(full.stack)
+    line = next((f.lineno for f in reversed(frames) if f.filename == file), None)
+    if isinstance(exc, SyntaxError) and exc.filename == file:
+        line = exc.lineno
+
+    # Sluice's own frames above the user's code are noise. Below it they are kept for a
+    # user's exception (they may be where the user's value went wrong) but dropped for a
+    # definition error or a timeout, which Sluice raised on purpose.
+    while frames and _is_sluice_frame(frames[0].filename, file):
+        frames.pop(0)
+    on_purpose = isinstance(exc, DagDefinitionError | _ImportTimeout)
+    while on_purpose and frames and _is_sluice_frame(frames[-1].filename, file):
+        frames.pop()
+    full.stack = traceback.StackSummary.from_list(frames)
+
+    if isinstance(exc, _ImportTimeout):
+        text = f"DAG file took longer than {timeout:g} s to import"
+        header = "Traceback (most recent call last):\n" if frames else ""
+        details = header + "".join(full.stack.format()) + f"{text}\n"
+    else:
+        text = str(exc) if isinstance(exc, DagDefinitionError) else _one_line(exc)
+        details = "".join(full.format())
+    return ImportErrorInfo(file, line, _message(label, line, text), details)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"{type(exc).__name__}: {exc.msg}"
+    first = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {first[0]}" if first else type(exc).__name__
+
+
+def _is_sluice_frame(filename: str, file: str) -> bool:
+    return (
+        filename != file
+        and filename.startswith(_SLUICE_DIR + os.sep)
+        and not filename.startswith(_EXAMPLES_DIR + os.sep)
+    )
+
+
+def _message(label: str, line: int | None, text: str) -> str:
+    where = f"{label}:{line}" if line else label
+    first = text.strip().splitlines()
+    return f"{where}: {first[0] if first else text}"
+
+
+def _combine(errors: list[ImportErrorInfo]) -> ImportErrorInfo:
+    """One error per file, as the store keeps them: the first, with the others' details."""
+    if len(errors) == 1:
+        return errors[0]
+    first = errors[0]
+    more = len(errors) - 1
+    message = f"{first.message} (and {more} more problem{'s' if more > 1 else ''})"
+    details = "\n\n".join(error.traceback for error in errors)
+    return ImportErrorInfo(first.file, first.line, message, details, first.dag_id)
+
+
+def _files(paths: Sequence[Path], *, safe_mode: bool) -> Iterator[tuple[str, str]]:
+    """Each DAG file once, as an absolute path and the short label its messages show."""
+    seen: set[str] = set()
+    for path in paths:
+        root = os.path.abspath(path) if path.is_dir() else None
+        for found in find_dag_files(path, safe_mode=safe_mode):
+            file = os.path.abspath(found)
+            if file not in seen:
+                seen.add(file)
+                yield file, _label(file, root)
+
+
+def _label(file: str, root: str | None) -> str:
+    """``dags/team/etl.py``: the path from the scanned folder's name, or folder and name."""
+    if root is not None:
+        return Path(os.path.relpath(file, os.path.dirname(root))).as_posix()
+    return f"{os.path.basename(os.path.dirname(file))}/{os.path.basename(file)}"
+
+
+@contextmanager
+def _on_sys_path(folder: str) -> Iterator[None]:
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if added:
+            with suppress(ValueError):
+                sys.path.remove(folder)
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise _ImportTimeout
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise _ImportTimeout in the block after ``seconds``, on the main thread only."""
+    if (
+        seconds <= 0
+        or not hasattr(signal, "SIGALRM")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    outer_delay, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+    if 0 < outer_delay <= seconds:
+        # A sooner deadline (a caller's own time limit) is already armed: it rules.
+        yield
+        return
+    outer_handler = signal.signal(signal.SIGALRM, _on_alarm)
+    started = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:  # the alarm may fire just before the line above: restore all the same
+            signal.signal(signal.SIGALRM, outer_handler or signal.SIG_DFL)
+            if outer_delay > 0:
+                left = max(outer_delay - (time.monotonic() - started), 1e-6)
+                signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+
+
+__all__ = [
+    "DagBag",
+    "FileStat",
+    "ImportErrorInfo",
+    "example_dags_folder",
+    "import_dag_file",
+    "load_dag_bag",
+    "module_name_for",
+]
