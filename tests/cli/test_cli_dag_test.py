@@ -185,3 +185,28 @@ def test_dags_test_unknown_dag(invoke: Invoke, tiny_dag: Path) -> None:
 
     assert result.exit_code == 1
     assert result.stderr == "Error: DAG 'tiyn' not found. Did you mean: 'tiny'?\n"
+
+
+WIDE_DAG = """
+from datetime import datetime
+from sluice import DAG
+from sluice.operators import BashOperator, EmptyOperator
+
+with DAG("wide", start_date=datetime(2024, 1, 1), schedule=None) as dag:
+    start = EmptyOperator(task_id="start")
+    start >> [EmptyOperator(task_id=f"ok_{i}") for i in range(60)]
+    start >> BashOperator(task_id="broken", bash_command="exit 3")
+"""
+
+
+def test_dags_test_summary_of_a_wide_run_lists_only_what_did_not_succeed(
+    invoke: Invoke, write_dag: WriteDag
+) -> None:
+    write_dag("wide.py", WIDE_DAG)
+
+    result = invoke("dags", "test", "wide")
+
+    assert result.exit_code == 1
+    assert "62 task instances: 1 failed, 61 success" in result.stdout
+    assert "broken" in result.stdout
+    assert "ok_7 " not in result.stdout.split("task instances:")[1]

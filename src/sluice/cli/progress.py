@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -154,10 +155,38 @@ def make_run(
         raise ParamValidationError(f"invalid conf for DAG '{dag.dag_id}': {exc}") from None
 
 
+SUMMARY_ROWS = 50
+"""Above this many task instances the table lists only those that did not succeed:
+a 500-row table takes longer to draw than the run itself."""
+
+
 def print_summary(result: RunResult) -> None:
-    """The final state of every task instance, then the run's state."""
+    """The final state of the task instances, then the run's state."""
+    rows = result.instances
+    if len(rows) > SUMMARY_ROWS:
+        counts = Counter(r.state.value if r.state else "none" for r in rows)
+        click.echo(
+            f"{len(rows)} task instances: "
+            + ", ".join(f"{n} {state_text(_state_of(s))}" for s, n in sorted(counts.items()))
+        )
+        rows = [r for r in rows if r.state is not TaskInstanceState.SUCCESS][:SUMMARY_ROWS]
+        if rows:
+            click.echo(f"Not successful (first {len(rows)}; --output json lists every one):")
+    if rows:
+        console().print(_summary_table(rows))
+    click.echo(
+        f"DAG run {result.run_id} of '{result.dag_id}': {state_text(result.state)}"
+        f" in {result.duration:.2f} s"
+    )
+
+
+def _state_of(name: str) -> TaskState:
+    return None if name == "none" else TaskInstanceState(name)
+
+
+def _summary_table(rows: list[InstanceRecord]) -> Table:
     table = Table("task", "map index", "state", "tries", "duration", title_justify="left")
-    for record in result.instances:
+    for record in rows:
         table.add_row(
             Text(record.task_id),
             "" if record.map_index < 0 else str(record.map_index),
@@ -165,11 +194,7 @@ def print_summary(result: RunResult) -> None:
             f"{record.try_number}/{record.max_tries}",
             "" if record.duration is None else f"{record.duration:.2f} s",
         )
-    console().print(table)
-    click.echo(
-        f"DAG run {result.run_id} of '{result.dag_id}': {state_text(result.state)}"
-        f" in {result.duration:.2f} s"
-    )
+    return table
 
 
 def run_document(result: RunResult) -> dict[str, Any]:

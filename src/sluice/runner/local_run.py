@@ -10,7 +10,7 @@ import copy
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from sluice.sdk.context import RunInfo, build_context
 from sluice.sdk.dag import DAG
 from sluice.sdk.mapping import MappedOperator
 from sluice.sdk.operator import AbstractOperator, BaseOperator
-from sluice.sdk.readiness import Decision, decide, run_state
+from sluice.sdk.readiness import Decision, decide, downstream_map, run_state
 from sluice.sdk.templating import make_environment, render_template_fields
 
 log = logging.getLogger("sluice.run")
@@ -97,6 +97,22 @@ def no_connection(conn_id: str) -> Any:
     return None
 
 
+class _StatesView(Mapping[str, list[TaskState]]):
+    """The instances' states by task id, read on demand (decide reads only a few)."""
+
+    def __init__(self, run: LocalDagRun) -> None:
+        self._instances = run.instances
+
+    def __getitem__(self, task_id: str) -> list[TaskState]:
+        return [r.state for r in self._instances[task_id]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._instances)
+
+    def __len__(self) -> int:
+        return len(self._instances)
+
+
 class LocalDagRun:
     """Runs every task of one DAG run in dependency order, in this process."""
 
@@ -140,7 +156,11 @@ class LocalDagRun:
         self.xcom = MemoryXComStore()
         self.env = make_environment(dag)
         self.order = [t.task_id for t in dag.topological_sort()]
+        self.position = {tid: i for i, tid in enumerate(self.order)}
         self.nodes = dag.task_nodes()
+        self.downstream = downstream_map(self.nodes)
+        # Only tasks whose upstream states changed can get a new decision.
+        self.dirty: set[str] = set(self.order)
         self.instances: dict[str, list[InstanceRecord]] = {
             tid: [InstanceRecord(tid, max_tries=dag.task_dict[tid].max_tries)] for tid in self.order
         }
@@ -184,10 +204,12 @@ class LocalDagRun:
         return {tid: [r.state for r in recs] for tid, recs in self.instances.items()}
 
     def _step(self) -> bool:
-        """Apply one round of decisions; whether anything changed."""
-        decisions = decide(self.nodes, self._states())
+        """Decide the tasks whose upstream changed and act on it; whether anything changed."""
+        candidates = sorted(self.dirty, key=self.position.__getitem__)
+        self.dirty = set()
+        decisions = decide({tid: self.nodes[tid] for tid in candidates}, _StatesView(self))
         changed = False
-        for tid in self.order:
+        for tid in candidates:
             decision = decisions.get(tid)
             if decision is None or decision is Decision.WAIT:
                 continue
@@ -227,6 +249,7 @@ class LocalDagRun:
 
     def _change(self, record: InstanceRecord, state: TaskInstanceState) -> None:
         record.state = state
+        self.dirty |= self.downstream[record.task_id]
         if self.listener is not None:
             self.listener(record)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sluice.core.errors import DagDefinitionError
 from sluice.sdk import definition_context
-from sluice.sdk.operator import AbstractOperator, _collect_default_args
+from sluice.sdk.abstract_operator import AbstractOperator, collect_default_args
 from sluice.sdk.trigger_rules import parse_trigger_rule
 from sluice.sdk.xcom_arg import XComArg, find_xcom_args
 
@@ -112,7 +112,7 @@ class MappedOperator(AbstractOperator):
         kwargs = dict(partial.kwargs)
         dag = kwargs.pop("dag", None)
         group = kwargs.pop("task_group", None)
-        defaults = _collect_default_args({**kwargs, "dag": dag, "task_group": group})
+        defaults = collect_default_args({**kwargs, "dag": dag, "task_group": group})
         self.operator_class = partial.operator_class
         self.mapped_into = partial.mapped_into
         self.expand_input = mapped
