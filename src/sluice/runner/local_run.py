@@ -164,16 +164,7 @@ class LocalDagRun:
         self.instances: dict[str, list[InstanceRecord]] = {
             tid: [InstanceRecord(tid, max_tries=dag.task_dict[tid].max_tries)] for tid in self.order
         }
-        self.dag_run = RunView(
-            dag_id=dag.dag_id,
-            run_id=self.run.run_id,
-            run_type=run_type,
-            logical_date=self.logical_date,
-            data_interval_start=interval.start,
-            data_interval_end=interval.end,
-            conf=self.conf,
-            start_date=self.run.start_date or datetime.now(UTC),
-        )
+        self.dag_run = RunView(self.run)
 
     # -- the whole run -------------------------------------------------------------
 

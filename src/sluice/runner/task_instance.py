@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sluice.core.errors import XComError
 from sluice.core.states import TaskState
 from sluice.runner.xcom import XComStore, pull_one, push
+from sluice.sdk.context import RunInfo
 from sluice.sdk.xcom_arg import RETURN_VALUE
 
 if TYPE_CHECKING:
@@ -130,19 +131,13 @@ class RuntimeTaskInstance:
 
 @dataclass
 class RunView:
-    """The ``dag_run`` of the context during a local run."""
+    """The ``dag_run`` of the context during a local run: the run's facts and its state."""
 
-    dag_id: str
-    run_id: str
-    run_type: str
-    logical_date: datetime
-    data_interval_start: datetime
-    data_interval_end: datetime
-    conf: dict[str, Any]
-    start_date: datetime
+    info: RunInfo
     state: str = "running"
 
-    @property
-    def external_trigger(self) -> bool:
-        """Whether the run was started by hand."""
-        return self.run_type == "manual"
+    def __getattr__(self, name: str) -> Any:
+        # dag_run.run_id, .conf, .logical_date, ... read through to the run's facts.
+        if name.startswith("__") or name == "info":
+            raise AttributeError(name)
+        return getattr(self.info, name)

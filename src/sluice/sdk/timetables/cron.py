@@ -98,3 +98,24 @@ class CronSchedule:
         """`current` if it is a tick, else the previous tick."""
         preceding = self.prev(current)
         return current if self.next(preceding) == current else preceding
+
+
+class CronExpressionMixin:
+    """What every cron-based timetable says about its expression."""
+
+    _cron: CronSchedule
+
+    @property
+    def summary(self) -> str:
+        """The expression as written, preset names kept (``@daily``)."""
+        return self._cron.text
+
+    @property
+    def expression(self) -> str:
+        """The five-field cron, presets expanded."""
+        return self._cron.expression
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The timezone the expression is read in."""
+        return self._cron.timezone

@@ -16,7 +16,7 @@ from sluice.sdk.timetables.base import (
     interval_in_utc,
     restriction_in_utc,
 )
-from sluice.sdk.timetables.cron import CronSchedule
+from sluice.sdk.timetables.cron import CronExpressionMixin, CronSchedule
 from sluice.sdk.timetables.describe import describe_cron, describe_delta
 from sluice.sdk.timetables.zones import UTC, ensure_utc, parse_timezone, timezone_name
 
@@ -72,7 +72,7 @@ class _DataIntervalTimetable(Timetable):
         return DagRunInfo.interval(start=start, end=self._get_next(start))
 
 
-class CronDataIntervalTimetable(_DataIntervalTimetable):
+class CronDataIntervalTimetable(CronExpressionMixin, _DataIntervalTimetable):
     """Data intervals between consecutive ticks of a cron expression (``schedule="0 2 * * *"``)."""
 
     def __init__(self, cron: str, timezone: str | tzinfo) -> None:
@@ -81,21 +81,6 @@ class CronDataIntervalTimetable(_DataIntervalTimetable):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._cron.text!r}, {timezone_name(self.timezone)!r})"
-
-    @property
-    def summary(self) -> str:
-        """The expression as written, preset names kept (``@daily``)."""
-        return self._cron.text
-
-    @property
-    def expression(self) -> str:
-        """The five-field cron, presets expanded."""
-        return self._cron.expression
-
-    @property
-    def timezone(self) -> tzinfo:
-        """The timezone the expression is read in."""
-        return self._cron.timezone
 
     def validate(self) -> None:
         """Raise ScheduleError when the expression does not parse."""

@@ -15,12 +15,12 @@ from sluice.sdk.timetables.base import (
     interval_in_utc,
     restriction_in_utc,
 )
-from sluice.sdk.timetables.cron import CronSchedule
+from sluice.sdk.timetables.cron import CronExpressionMixin, CronSchedule
 from sluice.sdk.timetables.describe import describe_cron
 from sluice.sdk.timetables.zones import ensure_utc, parse_timezone, timezone_name
 
 
-class CronTriggerTimetable(Timetable):
+class CronTriggerTimetable(CronExpressionMixin, Timetable):
     """A run at every tick of a cron expression; its data interval is (tick - interval, tick).
 
     The run starts at the tick itself rather than one period later. With the default
@@ -51,21 +51,6 @@ class CronTriggerTimetable(Timetable):
             f"timezone={timezone_name(self.timezone)!r}, interval={self._interval!r}, "
             f"run_immediately={self._run_immediately!r})"
         )
-
-    @property
-    def summary(self) -> str:
-        """The expression as written, preset names kept (``@daily``)."""
-        return self._cron.text
-
-    @property
-    def expression(self) -> str:
-        """The five-field cron, presets expanded."""
-        return self._cron.expression
-
-    @property
-    def timezone(self) -> tzinfo:
-        """The timezone the expression is read in."""
-        return self._cron.timezone
 
     @property
     def interval(self) -> timedelta:
