@@ -347,7 +347,7 @@ def test_operator_settings_are_stored() -> None:
     bash = s.get_task("bash")
     assert (bash.operator, bash.operator_module) == ("BashOperator", "sluice.sdk.operators.bash")
     assert (bash.retries, bash.retry_delay, bash.max_retry_delay) == (2, 30.0, 600.0)
-    assert bash.retry_exponential_backoff and bash.max_tries == 3
+    assert bash.retry_exponential_backoff and bash.max_tries == 2
     assert bash.execution_timeout == 300.0
     assert bash.email == ("a@example.com", "b@example.com")
     assert (bash.email_on_failure, bash.email_on_retry) == (True, False)

@@ -143,7 +143,7 @@ def test_push_result_multiple_outputs(ti_for) -> None:  # type: ignore[no-untype
 
 def test_runtime_task_instance_properties(ti_for) -> None:  # type: ignore[no-untyped-def]
     ti = ti_for("m", 1)
-    assert (ti.dag_id, ti.task_id, ti.map_index, ti.max_tries) == ("d", "m", 1, 1)
+    assert (ti.dag_id, ti.task_id, ti.map_index, ti.max_tries) == ("d", "m", 1, 0)
     assert ti.duration is None
     assert repr(ti) == "<TaskInstance d.m [1] r try 1>"
 

@@ -8,8 +8,11 @@ import pytest
 from sluice import DAG, task
 from sluice.core.states import TaskInstanceState
 from sluice.operators import BashOperator, PythonOperator
+from sluice.runner.local_run import LocalDagRun
 from sluice.runner.xcom import pull_one
 from sluice.sdk import macros
+from sluice.sdk.datetimes import ContextDateTime
+from sluice.sdk.templating import make_environment, render_template
 
 S = TaskInstanceState
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -213,3 +216,30 @@ def test_task_sees_its_own_task_object_with_rendered_fields(make_run) -> None:  
         )
     make_run(dag).execute()
     assert seen == [({"x": "2024-03-15"}, "2024-03-15")]
+
+
+def test_context_datetimes_render_as_iso_8601_and_have_pendulum_helpers() -> None:
+    # Airflow's context holds pendulum DateTimes: "{{ data_interval_start }}" is one
+    # ISO word on a command line, and templates call .add() and .in_timezone().
+    start = datetime(2024, 1, 31, tzinfo=UTC)
+    with DAG("iso", schedule="@daily", start_date=datetime(2024, 1, 1, tzinfo=UTC)) as dag:
+        BashOperator(task_id="b", bash_command="echo")
+    run = LocalDagRun(dag, logical_date=start)
+    ti = run._ti(dag.get_task("b"), -1, 1)
+    context = run._context(dag.get_task("b"), ti)
+    env = make_environment(dag)
+
+    assert isinstance(context["data_interval_start"], ContextDateTime)
+    # A manual run at midnight covers the day that just ended, as Airflow infers it.
+    assert render_template("{{ data_interval_start }}", context, env) == (
+        "2024-01-30T00:00:00+00:00"
+    )
+    assert render_template("{{ logical_date.add(months=1) }}", context, env) == (
+        "2024-02-29T00:00:00+00:00"
+    )
+    assert render_template(
+        "{{ logical_date.subtract(days=1).to_date_string() }}", context, env
+    ) == ("2024-01-30")
+    assert render_template("{{ logical_date.in_timezone('Europe/Paris') }}", context, env) == (
+        "2024-01-31T01:00:00+01:00"
+    )

@@ -359,7 +359,7 @@ def test_defaults_without_default_args() -> None:
     assert t.priority_weight == 1
     assert t.weight_rule == "downstream"
     assert t.do_xcom_push is True
-    assert t.max_tries == 1
+    assert t.max_tries == 0
 
 
 def test_task_group_default_args_override_dag_default_args() -> None:

@@ -20,7 +20,7 @@ def test_classic_operator_partial_expand_over_literal_list(make_run, states) -> 
             bash_command=["echo a", "echo b", "echo c"]
         )
     assert isinstance(mapped, MappedOperator)
-    assert mapped.is_mapped and mapped.retries == 2 and mapped.max_tries == 3
+    assert mapped.is_mapped and mapped.retries == 2 and mapped.max_tries == 2
     run = make_run(dag)
     result = run.execute()
     assert states(result) == {"echo": [S.SUCCESS] * 3}

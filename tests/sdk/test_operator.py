@@ -86,8 +86,8 @@ def test_repr_and_label() -> None:
     assert t.dag_id == "d"
 
 
-def test_max_tries_is_retries_plus_one() -> None:
-    assert EmptyOperator(task_id="t", retries=3).max_tries == 4
+def test_max_tries_is_the_number_of_retries_as_in_airflow() -> None:
+    assert EmptyOperator(task_id="t", retries=3).max_tries == 3
 
 
 def test_email_and_callbacks_are_kept() -> None:

@@ -61,7 +61,7 @@ class RunProgress:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         parts = [now, label, state_text(record.state)]
         if record.try_number:
-            parts.append(f"try {record.try_number}/{record.max_tries}")
+            parts.append(f"try {record.try_number}/{record.max_tries + 1}")
         if record.state is TaskInstanceState.UP_FOR_RETRY and record.next_try_at is not None:
             parts.append(f"next try at {record.next_try_at.isoformat(timespec='seconds')}")
         if record.error and record.state is not TaskInstanceState.RUNNING:
@@ -191,7 +191,7 @@ def _summary_table(rows: list[InstanceRecord]) -> Table:
             Text(record.task_id),
             "" if record.map_index < 0 else str(record.map_index),
             Text(record.state.value if record.state else "none", style=_style(record.state)),
-            f"{record.try_number}/{record.max_tries}",
+            f"{record.try_number}/{record.max_tries + 1}",
             "" if record.duration is None else f"{record.duration:.2f} s",
         )
     return table

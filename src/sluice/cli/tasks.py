@@ -89,7 +89,7 @@ def test_task(
     for record in records:
         click.echo(
             f"Task {instance_label(record)}: {state_text(record.state)}"
-            f" (try {record.try_number}/{record.max_tries})"
+            f" (try {record.try_number}/{record.max_tries + 1})"
         )
     if any(record.state not in _OK_STATES for record in records):
         ctx.exit(1)

@@ -82,8 +82,8 @@ class SerializedTask:
 
     @property
     def max_tries(self) -> int:
-        """The first try plus the retries."""
-        return self.retries + 1
+        """As Airflow's ``max_tries``: the number of retries; tries in all are one more."""
+        return self.retries
 
     def params_dict(self) -> ParamsDict:
         """The task's params as Param objects."""

@@ -84,7 +84,7 @@ def _failure(exc: BaseException, *, retry: bool, ti: RuntimeTaskInstance) -> Try
     text = f"{type(exc).__name__}: {exc}"
     trace = "".join(traceback.format_exception(exc))
     log.error("task failed: %s\n%s", text, trace.rstrip())
-    retries_left = retry and ti.try_number < ti.max_tries
+    retries_left = retry and ti.try_number <= ti.max_tries
     state = TaskInstanceState.UP_FOR_RETRY if retries_left else TaskInstanceState.FAILED
     return TryOutcome(state, error=text, traceback=trace, exception=exc)
 

@@ -40,7 +40,7 @@ class InstanceRecord:
     map_index: int = -1
     state: TaskState = None
     try_number: int = 0
-    max_tries: int = 1
+    max_tries: int = 0
     start_date: datetime | None = None
     end_date: datetime | None = None
     next_try_at: datetime | None = None

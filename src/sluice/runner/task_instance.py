@@ -48,8 +48,8 @@ class RuntimeTaskInstance:
 
     @property
     def max_tries(self) -> int:
-        """Tries allowed in all: the first one plus the retries."""
-        return int(getattr(self.task, "retries", 0) or 0) + 1
+        """As Airflow's ``max_tries``: the number of retries; tries in all are one more."""
+        return int(getattr(self.task, "retries", 0) or 0)
 
     @property
     def duration(self) -> float | None:

@@ -33,8 +33,8 @@ class AbstractOperator(DependencyMixin):
 
     @property
     def max_tries(self) -> int:
-        """How many tries in total: the first one plus the retries."""
-        return int(getattr(self, "retries", 0) or 0) + 1
+        """As Airflow's ``max_tries``: the retries; tries in all are ``max_tries + 1``."""
+        return int(getattr(self, "retries", 0) or 0)
 
     def _attach(self, task_id: str, dag: DAG | None, task_group: TaskGroup | None) -> None:
         """Give the task its full id and register it with its DAG and group."""

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sluice.core.errors import SluiceError
+from sluice.sdk.datetimes import as_context_datetime
 from sluice.sdk.macros import make_macros
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def build_context(
     test_mode: bool = False,
 ) -> dict[str, Any]:
     """The context passed to templates, ``execute`` and callbacks."""
-    logical = run.logical_date
+    logical = as_context_datetime(run.logical_date)
     ds = logical.strftime("%Y-%m-%d")
     ds_nodash = logical.strftime("%Y%m%d")
     return {
@@ -114,11 +115,13 @@ def build_context(
         "ts": logical.isoformat(),
         "ts_nodash": logical.strftime("%Y%m%dT%H%M%S"),
         "ts_nodash_with_tz": logical.isoformat().replace("-", "").replace(":", ""),
-        "data_interval_start": run.data_interval_start,
-        "data_interval_end": run.data_interval_end,
-        "prev_data_interval_start_success": run.prev_data_interval_start_success,
-        "prev_data_interval_end_success": run.prev_data_interval_end_success,
-        "prev_start_date_success": run.prev_start_date_success,
+        "data_interval_start": as_context_datetime(run.data_interval_start),
+        "data_interval_end": as_context_datetime(run.data_interval_end),
+        "prev_data_interval_start_success": as_context_datetime(
+            run.prev_data_interval_start_success
+        ),
+        "prev_data_interval_end_success": as_context_datetime(run.prev_data_interval_end_success),
+        "prev_start_date_success": as_context_datetime(run.prev_start_date_success),
         "params": dict(params),
         "conf": config,
         "var": VariableAccessor(variables),
