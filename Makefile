@@ -39,7 +39,7 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 typecheck: $(STAMP)  ## mypy --strict on the package
 	$(BIN)/mypy
 
-contracts: $(STAMP)  ## import-linter: the layers of DESIGN.md
+contracts: $(STAMP)  ## import-linter: the layer contracts of docs/adr/0001-layers.md
 	$(BIN)/lint-imports
 
 check: lint typecheck contracts test  ## everything CI checks, and more

@@ -96,6 +96,35 @@ def test_create_false_touches_nothing(tmp_path: Path) -> None:
     assert settings.dags_folder == home / "dags"
 
 
+@pytest.mark.parametrize("zone", ["UTC", "utc", "Europe/Paris", "America/Argentina/Buenos_Aires"])
+def test_default_timezone_accepts_iana_names(tmp_path: Path, zone: str) -> None:
+    settings = load(tmp_path, env={"SLUICE__CORE__DEFAULT_TIMEZONE": zone})
+
+    assert settings.default_timezone == zone
+
+
+def test_home_that_cannot_be_created_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+
+    with pytest.raises(ConfigError) as caught:
+        load(blocker / "home")
+
+    assert str(caught.value) == f"Cannot create {blocker / 'home'} (SLUICE_HOME): Not a directory"
+
+
+def test_default_folder_that_cannot_be_created_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "logs").write_text("a file where the logs folder goes")
+    (tmp_path / "sluice.toml").write_text("")
+
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path)
+
+    assert str(caught.value) == (
+        f"Cannot create {tmp_path / 'logs'} ([logging] base_log_folder): File exists"
+    )
+
+
 def test_user_chosen_folders_are_not_created(tmp_path: Path) -> None:
     # A mistyped folder must show up as "not found", not as a new empty folder.
     load(tmp_path, overrides={("core", "dags_folder"): tmp_path / "typo"})
@@ -245,6 +274,8 @@ def test_home_placeholder_and_user_expansion(
         ("SLUICE__CORE__DAGBAG_IMPORT_TIMEOUT", "-1", "expected at least 0"),
         ("SLUICE__LOGGING__LEVEL", "LOUD", "expected one of DEBUG, INFO, WARNING"),
         ("SLUICE__CORE__DAGS_FOLDER", " ", "expected a path"),
+        ("SLUICE__CORE__DEFAULT_TIMEZONE", "Mars/Olympus", "expected an IANA timezone name"),
+        ("SLUICE__CORE__DEFAULT_TIMEZONE", "../etc", "expected an IANA timezone name"),
     ],
 )
 def test_bad_env_value_names_key_value_and_variable(

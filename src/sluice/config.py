@@ -15,6 +15,7 @@ import re
 import tempfile
 import textwrap
 import tomllib
+import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -72,6 +73,7 @@ class Option:
     minimum: float | None = None
     choices: tuple[str, ...] = ()
     mask: Callable[[str], str] | None = None
+    check: Callable[[str], None] | None = None  # raises _BadValue for a bad str value
 
 
 # The one table of settings. Add a key here and it is read, typed, documented in the generated
@@ -86,7 +88,9 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds a DAG file may take to import before it is reported as an import error.",
            minimum=0.0),
     Option("core", "default_timezone", Kind.STR, "UTC",
-           'Timezone of DAGs whose start_date has none (an IANA name such as "Europe/Paris").'),
+           "Timezone in which naive datetimes are read: a DAG's start_date and end_date, and"
+           ' dates given on the command line (an IANA name such as "Europe/Paris").',
+           check=lambda name: _check_timezone(name)),
     Option("core", "parallelism", Kind.INT, 32,
            "Most task instances running at once per scheduler, across all DAGs.", minimum=1),
     Option("core", "max_active_tasks_per_dag", Kind.INT, 16,
@@ -305,13 +309,19 @@ def _resolve_home(home: Path | None, env: Mapping[str, str]) -> Path:
 def _write_default_file(config_file: Path) -> None:
     if config_file.exists():
         return
-    config_file.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(config_file.parent, "SLUICE_HOME")
     # Write then rename, so that a process starting alongside never reads half a file.
-    fd, tmp = tempfile.mkstemp(dir=config_file.parent, prefix=".sluice-", suffix=".toml")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=config_file.parent, prefix=".sluice-", suffix=".toml")
+    except OSError as exc:
+        raise ConfigError(f"Cannot write the config file {config_file}: {_os_reason(exc)}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(default_config_text())
         os.replace(tmp, config_file)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ConfigError(f"Cannot write the config file {config_file}: {_os_reason(exc)}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -322,7 +332,19 @@ def _make_default_folders(settings: Settings) -> None:
     # show up as "not found", not as a new empty folder with no DAGs in it.
     for section, key in (("core", "dags_folder"), ("logging", "base_log_folder")):
         if settings.source(section, key) == "default":
-            settings.get_path(section, key).mkdir(parents=True, exist_ok=True)
+            _make_folder(settings.get_path(section, key), f"[{section}] {key}")
+
+
+def _make_folder(folder: Path, what: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"Cannot create {folder} ({what}): {_os_reason(exc)}") from exc
+
+
+def _os_reason(exc: OSError) -> str:
+    """``Not a directory`` rather than ``[Errno 20] Not a directory: '/dev/null/x'``."""
+    return exc.strerror or str(exc)
 
 
 _Entry = tuple[tuple[str, str], object, str, str]
@@ -415,7 +437,18 @@ def _check(option: Option, value: ConfigValue) -> ConfigValue:
         return canonical[str(value).lower()]
     if option.minimum is not None and isinstance(value, int | float) and value < option.minimum:
         raise _BadValue(f"expected at least {option.minimum:g}")
+    if option.check is not None and isinstance(value, str):
+        option.check(value)
     return value
+
+
+def _check_timezone(name: str) -> None:
+    if name.upper() == "UTC":
+        return
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _BadValue('expected an IANA timezone name such as "Europe/Paris"') from None
 
 
 _TRUE = frozenset({"true", "1", "yes"})

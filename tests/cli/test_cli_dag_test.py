@@ -87,6 +87,19 @@ def test_dags_test_naive_logical_date_is_utc(invoke: Invoke, tiny_dag: Path) -> 
     assert json.loads(result.stdout)["logical_date"] == "2024-03-15T06:30:00+00:00"
 
 
+def test_dags_test_naive_logical_date_is_read_in_the_default_timezone(
+    invoke: Invoke, tiny_dag: Path
+) -> None:
+    env = {"SLUICE__CORE__DEFAULT_TIMEZONE": "Europe/Paris"}
+
+    result = invoke("dags", "test", "tiny", "2024-03-15T06:30", "-o", "json", env=env)
+
+    assert json.loads(result.stdout)["logical_date"] == "2024-03-15T05:30:00+00:00"
+    # An explicit offset wins.
+    aware = invoke("dags", "test", "tiny", "2024-03-15T06:30+00:00", "-o", "json", env=env)
+    assert json.loads(aware.stdout)["logical_date"] == "2024-03-15T06:30:00+00:00"
+
+
 def test_dags_test_failing_run_exits_1(invoke: Invoke, write_dag: WriteDag) -> None:
     write_dag("flaky.py", FLAKY)
 

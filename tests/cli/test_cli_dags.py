@@ -7,7 +7,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from click.testing import Result
+from click.testing import CliRunner, Result
+
+from sluice.cli.main import cli
 
 Invoke = Callable[..., Result]
 WriteDag = Callable[[str, str], Path]
@@ -91,7 +93,7 @@ def test_dags_list_with_no_dags(invoke: Invoke) -> None:
 
 
 def test_dags_list_mentions_import_errors_on_stderr(
-    invoke: Invoke, tiny_dag: Path, write_dag: WriteDag
+    invoke: Invoke, tiny_dag: Path, dags_folder: Path, write_dag: WriteDag
 ) -> None:
     write_dag("broken.py", BROKEN)
 
@@ -99,6 +101,21 @@ def test_dags_list_mentions_import_errors_on_stderr(
 
     assert result.exit_code == 0
     assert [d["dag_id"] for d in json.loads(result.stdout)] == ["tiny"]
+    # The hint repeats --dags-folder, so that the command it gives lists these errors.
+    assert result.stderr.strip() == (
+        f"1 import error; see `sluice dags list-import-errors --dags-folder {dags_folder}`"
+    )
+
+
+def test_import_error_hint_without_dags_folder(
+    invoke: Invoke, dags_folder: Path, write_dag: WriteDag
+) -> None:
+    write_dag("broken.py", BROKEN)
+
+    result = invoke(
+        "dags", "list", folder=False, env={"SLUICE__CORE__DAGS_FOLDER": str(dags_folder)}
+    )
+
     assert result.stderr.strip() == "1 import error; see `sluice dags list-import-errors`"
 
 
@@ -219,6 +236,62 @@ def test_dags_details_json(invoke: Invoke, write_dag: WriteDag) -> None:
     assert details["default_args"] == {"retries": 2}
     assert details["doc_md"] == "Four tasks in a diamond."
     assert details["task_count"] == 4
+
+
+def test_dags_details_and_list_json_give_null_for_schedule_none(
+    invoke: Invoke, write_dag: WriteDag
+) -> None:
+    write_dag("manual.py", 'from sluice import DAG\nDAG("manual", schedule=None)\n')
+
+    details = invoke("dags", "details", "manual", "-o", "json")
+    listed = invoke("dags", "list", "-o", "json")
+    table = invoke("dags", "details", "manual")
+
+    assert json.loads(details.stdout)["schedule"] is None
+    assert json.loads(details.stdout)["timetable"] == "NullTimetable"
+    assert json.loads(listed.stdout)[0]["schedule"] is None
+    assert "None" in table.stdout  # people read the schedule as written
+
+
+def test_list_import_errors_of_a_single_file_shows_its_absolute_path(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    single = tmp_path / "kw_dag.py"
+    single.write_text('from sluice import DAG\nraise RuntimeError("no")\n')
+
+    result = invoke("dags", "list-import-errors", "-o", "json", "-S", str(single), folder=False)
+
+    [error] = json.loads(result.stdout)
+    assert error["file"] == str(single)
+    assert error["message"] == f"{single}:2: RuntimeError: no"
+
+
+def test_import_warnings_are_printed_in_yellow_on_stderr(
+    home: Path, dags_folder: Path, write_dag: WriteDag
+) -> None:
+    write_dag(
+        "old.py",
+        """
+        from datetime import datetime
+        from sluice import DAG
+
+        DAG("old", schedule_interval="@daily", start_date=datetime(2024, 1, 1))
+        """,
+    )
+    env = {"SLUICE_HOME": str(home), "SLUICE__CORE__LOAD_EXAMPLES": "false"}
+    args = ["--dags-folder", str(dags_folder)]
+    warning = (
+        "dags/old.py:5: DeprecationWarning: DAG 'old': schedule_interval is deprecated;"
+        " use schedule"
+    )
+
+    for command in (["dags", "list", "-o", "json"], ["dags", "details", "old"]):
+        result = CliRunner().invoke(cli, [*command, *args], env=env, color=True)
+        assert result.exit_code == 0
+        assert result.stderr == f"\x1b[33m{warning}\x1b[0m\n"
+    # Without colour (a pipe), the same line.
+    plain = CliRunner().invoke(cli, ["dags", "test", "old", *args], env=env)
+    assert plain.stderr.startswith(f"{warning}\n")
 
 
 def test_dags_details_table(invoke: Invoke, write_dag: WriteDag) -> None:

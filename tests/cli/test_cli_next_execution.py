@@ -70,6 +70,23 @@ def test_next_runs_table(invoke: Invoke) -> None:
     assert "2024-01-03T00:00:00+00:00" in result.stdout
 
 
+def test_naive_after_is_read_in_the_default_timezone(invoke: Invoke) -> None:
+    env = {"SLUICE__CORE__DEFAULT_TIMEZONE": "Asia/Tokyo"}
+
+    result = invoke("dags", "next-execution", "tiny", "--after", "2025-06-01T12:00", env=env)
+
+    # tiny's naive start_date is read in Tokyo too: runs start at midnight there.
+    assert result.exit_code == 0
+    assert "2025-06-01T15:00:00+00:00" in result.stdout  # midnight of 2 June in Tokyo
+    assert "2025-06-01T12:00" not in result.stdout
+
+
+def test_no_schedule_is_null_in_json(invoke: Invoke) -> None:
+    result = invoke("dags", "next-execution", "none", "-o", "json")
+
+    assert json.loads(result.stdout)["schedule"] is None
+
+
 def test_no_schedule(invoke: Invoke) -> None:
     result = invoke("dags", "next-execution", "none")
 

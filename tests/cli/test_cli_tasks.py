@@ -139,6 +139,16 @@ def test_tasks_render(invoke: Invoke) -> None:
     assert lines[lines.index("# bash_command") + 2] == "echo ds=2024-03-15"
 
 
+def test_tasks_render_reads_a_naive_date_in_the_default_timezone(invoke: Invoke) -> None:
+    env = {"SLUICE__CORE__DEFAULT_TIMEZONE": "Asia/Tokyo"}
+
+    result = invoke("tasks", "render", "tiny", "grp.echo", "2024-03-15", env=env)
+
+    # Midnight in Tokyo is 15:00 UTC the day before, and ds is the UTC date, as in Airflow.
+    lines = result.stdout.splitlines()
+    assert lines[lines.index("# bash_command") + 2] == "echo ds=2024-03-14"
+
+
 def test_tasks_render_mapped_json(invoke: Invoke) -> None:
     result = invoke("tasks", "render", "mapped", "say", "2024-03-15", "-o", "json")
 

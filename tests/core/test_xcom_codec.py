@@ -64,13 +64,13 @@ def test_encoded_text_is_compact_json() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ({1, 2}, "task t: value is a set"),
-        (object(), "task t: value is a object"),
-        ({"a": [1, {2}]}, r"task t: value\['a'\]\[1\] is a set"),
+        ({1, 2}, "task t: value is of type set"),
+        (object(), "task t: value is of type object"),
+        ({"a": [1, {2}]}, r"task t: value\['a'\]\[1\] is of type set"),
         ({("a",): 1}, r"value has the key \('a',\) \(tuple\)"),
         (float("inf"), "value is inf, which JSON cannot hold"),
         ([float("nan")], r"value\[0\] is nan"),
-        (b"bytes", "value is a bytes"),
+        (b"bytes", "value is of type bytes"),
     ],
 )
 def test_errors_name_where_and_what(value: Any, message: str) -> None:

@@ -51,6 +51,13 @@ def test_a_single_file_is_returned_as_is(tmp_path: Path) -> None:
     assert find_dag_files(path) == [path]
 
 
+def test_a_single_file_that_is_not_python_raises(tmp_path: Path) -> None:
+    notes = write(tmp_path / "notes.txt", "from sluice import DAG\n")
+
+    with pytest.raises(ParsingError, match=f"^{notes} is not a Python file: DAG files end in .py$"):
+        find_dag_files(notes)
+
+
 def test_missing_folder_raises(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
 

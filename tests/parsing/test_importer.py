@@ -9,7 +9,9 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,7 +25,18 @@ from sluice.parsing.importer import (
     module_name_for,
 )
 from sluice.sdk.dag import DAG
-from sluice.sdk.schedules import CronDataIntervalTimetable, CronTriggerTimetable
+from sluice.sdk.schedules import (
+    CronDataIntervalTimetable,
+    CronTriggerTimetable,
+    iter_dagrun_infos,
+)
+
+CYCLE = """
+with DAG("cyc", schedule=None):
+    a = EmptyOperator(task_id="a")
+    b = EmptyOperator(task_id="b")
+    a >> b >> a
+"""
 
 HEADER = """\
 from datetime import datetime, timezone
@@ -375,6 +388,7 @@ def test_duplicate_task_id(dags: Path) -> None:
     )
     assert f'File "{path}", line {line}' in error.traceback
     assert "sluice/sdk" not in error.traceback
+    assert error.dag_id == "dup_task"
 
 
 def test_task_in_two_dags(dags: Path) -> None:
@@ -409,6 +423,7 @@ def test_unknown_trigger_rule(dags: Path) -> None:
 
     assert "task 't' of DAG 'bad_rule'" in error.message
     assert "unknown trigger rule 'sometimes'" in error.message
+    assert error.dag_id == "bad_rule"
 
 
 def test_bad_cron_schedule(dags: Path) -> None:
@@ -418,6 +433,14 @@ def test_bad_cron_schedule(dags: Path) -> None:
 
     assert error.line == line_of(path, "bad_cron")
     assert "DAG 'bad_cron': invalid schedule '61 * * * *'" in error.message
+    assert "minute 61 is out of range 0-59" in error.message
+    assert error.dag_id == "bad_cron"
+
+
+def test_a_users_exception_has_no_dag_id(dags: Path) -> None:
+    write(dags, "boom.py", 'DAG("boom", schedule=None)\nraise ValueError("DAG \'boom\' is bad")\n')
+
+    assert only_error(load_dag_bag([dags])).dag_id is None
 
 
 def test_missing_start_date_with_a_schedule(dags: Path) -> None:
@@ -452,9 +475,9 @@ def test_dag_id_twice_in_one_file(dags: Path) -> None:
     assert len(dag_list) == 1
     assert error is not None
     first, second = line_of(path, "a = DAG"), line_of(path, "b = DAG")
+    # A file imported on its own is labelled with its absolute path.
     assert error.message == (
-        f"dags/twice.py:{second}: DAG 'twice' is defined twice in this file "
-        f"(lines {first} and {second})"
+        f"{path}:{second}: DAG 'twice' is defined twice in this file (lines {first} and {second})"
     )
 
 
@@ -518,6 +541,14 @@ def test_nested_files_are_labelled_from_the_scanned_folder(dags: Path) -> None:
     assert error.message == f"dags/team/nested.py:{line}: ValueError: nested"
 
 
+def test_a_single_file_is_labelled_with_its_absolute_path(dags: Path) -> None:
+    path = write(dags, "cyclic.py", CYCLE)
+
+    error = only_error(load_dag_bag([path]))
+
+    assert error.message.startswith(f"{path}:{line_of(path, 'with DAG')}: DAG 'cyc' has a cycle")
+
+
 def test_missing_folder_raises_parsing_error(tmp_path: Path) -> None:
     with pytest.raises(ParsingError, match="DAGs folder not found"):
         load_dag_bag([tmp_path / "nope"])
@@ -546,6 +577,83 @@ def test_cron_reading_and_catchup_default_come_from_the_settings(dags: Path) -> 
     assert not triggers.get_dag("explicit").catchup
 
 
+def test_default_timezone_reads_naive_dates(dags: Path) -> None:
+    write(
+        dags,
+        "zoned.py",
+        """
+        from datetime import datetime as naive
+        with DAG("zoned", schedule="@daily", start_date=naive(2024, 3, 1), catchup=True):
+            EmptyOperator(task_id="t", end_date=naive(2024, 4, 1))
+        DAG("aware", schedule="@daily", start_date=START)
+        """,
+    )
+    paris = ZoneInfo("Europe/Paris")
+
+    bag = load_dag_bag([dags], default_timezone="Europe/Paris")
+
+    zoned = bag.get_dag("zoned")
+    assert zoned.start_date == datetime(2024, 3, 1, tzinfo=paris)
+    assert zoned.timezone == paris
+    assert zoned.timetable.timezone == paris  # type: ignore[attr-defined]
+    assert zoned.get_task("t").end_date == datetime(2024, 4, 1, tzinfo=paris)  # type: ignore[attr-defined]
+    first = iter_dagrun_infos(zoned.timetable, start_date=zoned.start_date_utc, limit=1)[0]
+    assert first.logical_date == datetime(2024, 2, 29, 23, tzinfo=UTC)  # midnight in Paris
+    # An aware start_date keeps its own timezone.
+    assert bag.get_dag("aware").timezone is UTC
+    # UTC, the default, reads them in UTC.
+    assert load_dag_bag([dags]).get_dag("zoned").start_date == datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def test_unknown_default_timezone_raises_parsing_error(dags: Path) -> None:
+    with pytest.raises(ParsingError, match="invalid default_timezone: unknown timezone 'Mars/X'"):
+        load_dag_bag([dags], default_timezone="Mars/X")
+
+
+def test_warnings_raised_while_importing_are_kept(dags: Path) -> None:
+    path = write(
+        dags,
+        "old_style.py",
+        """
+        import warnings
+        DAG("old", schedule_interval="@daily", start_date=START)
+
+        @dag(schedule_interval="@daily", start_date=START)
+        def old_decorated():
+            EmptyOperator(task_id="t")
+
+        old_decorated()
+        for _ in range(3):
+            warnings.warn("said three times, kept once", UserWarning)
+        """,
+    )
+    label = "dags/old_style.py"
+
+    old_line = line_of(path, 'DAG("old"')
+    lines = path.read_text().splitlines()
+    call_line = lines.index("old_decorated()") + 1
+
+    bag = load_dag_bag([dags])
+
+    assert bag.warnings == [
+        f"{label}:{old_line}: DeprecationWarning: DAG 'old':"
+        " schedule_interval is deprecated; use schedule",
+        f"{label}:{call_line}: DeprecationWarning:"
+        " DAG 'old_decorated': schedule_interval is deprecated; use schedule",
+        f"{label}:{line_of(path, 'warnings.warn')}: UserWarning: said three times, kept once",
+    ]
+    assert sorted(bag.dags) == ["old", "old_decorated"]
+
+
+def test_warnings_of_a_file_that_fails_are_kept_too(dags: Path) -> None:
+    write(dags, "bad.py", 'DAG("x", schedule_interval=None)\nraise RuntimeError("boom")\n')
+
+    bag = load_dag_bag([dags])
+
+    assert len(bag.warnings) == 1 and "schedule_interval is deprecated" in bag.warnings[0]
+    assert len(bag.import_errors) == 1
+
+
 def test_get_dag_suggests_close_ids(dags: Path) -> None:
     write(dags, "etl.py", 'DAG("daily_etl", schedule=None)\n')
 
@@ -553,6 +661,68 @@ def test_get_dag_suggests_close_ids(dags: Path) -> None:
 
     with pytest.raises(DagNotFound, match=r"DAG 'daily_elt' not found\. Did you mean: 'daily_etl'"):
         bag.get_dag("daily_elt")
+
+
+def test_get_dag_of_a_dag_that_failed_its_checks_says_so(dags: Path) -> None:
+    path = write(dags, "cyclic.py", CYCLE)
+
+    bag = load_dag_bag([dags])
+
+    line = line_of(path, "with DAG")
+    with pytest.raises(DagNotFound) as caught:
+        bag.get_dag("cyc")
+    assert str(caught.value) == (
+        f"DAG 'cyc' failed to import: dags/cyclic.py:{line}: DAG 'cyc' has a cycle: a >> b >> a;"
+        " see `sluice dags list-import-errors`"
+    )
+
+
+def test_get_dag_of_a_dag_named_by_an_error_message(dags: Path) -> None:
+    write(
+        dags,
+        "shared.py",
+        """
+        DAG("first", schedule=None)
+        with DAG("second", schedule=None):
+            EmptyOperator(task_id="t", trigger_rule="sometimes")
+        """,
+    )
+
+    bag = load_dag_bag([dags])
+
+    with pytest.raises(DagNotFound, match=r"^DAG 'second' failed to import: .*'sometimes'"):
+        bag.get_dag("second")
+    # The file failed before collecting "first": only its source names it.
+    with pytest.raises(DagNotFound, match=r"^DAG 'first' failed to import: .*'sometimes'"):
+        bag.get_dag("first")
+
+
+def test_get_dag_of_a_file_that_failed_before_defining_it(dags: Path) -> None:
+    write(dags, "early.py", 'import no_such_module\nDAG("late", schedule=None)\n')
+
+    bag = load_dag_bag([dags])
+
+    with pytest.raises(DagNotFound) as caught:
+        bag.get_dag("late", errors_command="my-errors")
+    assert str(caught.value).startswith("DAG 'late' failed to import: dags/early.py:")
+    assert "ModuleNotFoundError: No module named 'no_such_module'; see `my-errors`" in str(
+        caught.value
+    )
+
+
+def test_get_dag_counts_failed_files_when_no_error_matches(dags: Path) -> None:
+    write(dags, "etl.py", 'DAG("daily_etl", schedule=None)\n')
+    write(dags, "broken_a.py", "raise RuntimeError('a')\n")
+    write(dags, "broken_b.py", "raise RuntimeError('b')\n")
+
+    bag = load_dag_bag([dags])
+
+    with pytest.raises(DagNotFound) as caught:
+        bag.get_dag("other")
+    assert str(caught.value) == (
+        "DAG 'other' not found. Known: daily_etl"
+        " (2 files failed to import; see `sluice dags list-import-errors`)"
+    )
 
 
 def test_example_dags_folder_is_the_packaged_one() -> None:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +16,8 @@ from sluice.exceptions import FailTask, SkipTask
 from sluice.operators import BashOperator, EmptyOperator, PythonOperator
 from sluice.runner.local_run import InstanceRecord, LocalDagRun
 from sluice.runner.xcom import pull_one
+from sluice.sdk.mapping import MappedOperator
+from sluice.sdk.operator import BaseOperator
 
 S = TaskInstanceState
 
@@ -450,11 +455,13 @@ def test_test_task_ignores_dependencies(make_run) -> None:  # type: ignore[no-un
     assert pull_one(run.xcom, "down", -1, "return_value") == "ok"
 
 
-def test_test_task_retries_until_done(make_run) -> None:  # type: ignore[no-untyped-def]
+def test_test_task_makes_a_single_try(make_run) -> None:  # type: ignore[no-untyped-def]
+    # As Airflow's ``tasks test``: no retries, and the state the try gave.
     with DAG("d") as dag:
         PythonOperator(task_id="f", python_callable=flaky(1), retries=1, retry_delay=3600)
     (record,) = make_run(dag).test_task("f")
-    assert (record.state, record.try_number) == (S.SUCCESS, 2)
+    assert (record.state, record.try_number) == (S.UP_FOR_RETRY, 1)
+    assert record.error == "RuntimeError: failure 1"
 
 
 def test_test_task_mapped_over_literal(make_run) -> None:  # type: ignore[no-untyped-def]
@@ -512,3 +519,94 @@ def test_render_task_explains_a_failed_expansion(make_run) -> None:  # type: ign
         BashOperator.partial(task_id="b").expand(bash_command=up.output)
     with pytest.raises(TaskNotFound, match=r"no map index to render: .*expected a list, got None"):
         make_run(dag).render_task("b")
+
+
+# -- mapped tasks expand once ------------------------------------------------------------
+
+
+def test_mapped_task_expands_once_per_run(make_run, states, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+    original = MappedOperator.expansion
+
+    def counting(self: MappedOperator, resolve: Any) -> list[dict[str, Any]]:
+        calls.append(self.task_id)
+        return original(self, resolve)
+
+    monkeypatch.setattr(MappedOperator, "expansion", counting)
+    with DAG("d") as dag:
+
+        @task
+        def produce() -> list[int]:
+            return [0, 1, 2, 3]
+
+        @task(retries=1, retry_delay=0)
+        def each(x: int, ti: Any = None) -> int:
+            if x == 2 and ti.try_number == 1:
+                raise RuntimeError("retry me")
+            return x * 10
+
+        each.expand(x=produce())
+    run = make_run(dag)
+    result = run.execute()
+    assert states(result)["each"] == [S.SUCCESS] * 4
+    assert calls == ["each"]
+    assert [pull_one(run.xcom, "each", i, "return_value") for i in range(4)] == [0, 10, 20, 30]
+
+
+# -- each try gets its own copy of the task ------------------------------------------------
+
+
+class Accumulating(BaseOperator):
+    """Keeps what each try saw in an attribute, and fails its first try."""
+
+    def __init__(self, *, report: Callable[[Any], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.report = report
+        self.seen: list[int] = []
+
+    def execute(self, context: Any) -> None:
+        self.seen.append(context["ti"].try_number)
+        self.report((list(self.seen), context["task"].dag, context["task"].task_group))
+        if context["ti"].try_number == 1:
+            raise RuntimeError("first try fails")
+
+
+def test_attributes_changed_in_a_try_do_not_reach_the_retry(run_dag, states) -> None:  # type: ignore[no-untyped-def]
+    log: list[Any] = []
+    with DAG("d") as dag:
+        original = Accumulating(task_id="acc", report=log.append, retries=1, retry_delay=0)
+    assert states(run_dag(dag)) == {"acc": S.SUCCESS}
+    assert [seen for seen, _, _ in log] == [[1], [2]]
+    # The copy shares the DAG and its task group; its own attributes are fresh.
+    assert all(d is dag and g is dag.task_group for _, d, g in log)
+    assert original.seen == []
+
+
+def test_mapped_instances_do_not_share_fixed_arguments(run_dag) -> None:  # type: ignore[no-untyped-def]
+    seen: list[list[int]] = []
+    with DAG("d") as dag:
+
+        @task
+        def each(x: int, acc: list[int]) -> None:
+            acc.append(x)
+            seen.append(list(acc))
+
+        each.partial(acc=[]).expand(x=[1, 2])
+    run_dag(dag)
+    assert seen == [[1], [2]]
+
+
+def test_uncopyable_task_falls_back_to_a_shallow_copy(run_dag, states, caplog) -> None:  # type: ignore[no-untyped-def]
+    class WithLock(PythonOperator):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.lock = threading.Lock()
+
+    with DAG("d") as dag:
+        WithLock(task_id="l", python_callable=flaky(1), retries=1, retry_delay=0)
+    with caplog.at_level(logging.WARNING, logger="sluice.run"):
+        result = run_dag(dag)
+    assert states(result) == {"l": S.SUCCESS}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("task l cannot be deep-copied (TypeError:")

@@ -41,6 +41,31 @@ def test_push_and_pull_by_task_and_key(ti_for) -> None:  # type: ignore[no-untyp
     assert b.xcom_pull("a") == 7
 
 
+def test_pull_accepts_this_dag_and_run(ti_for) -> None:  # type: ignore[no-untyped-def]
+    ti_for("a").xcom_push("k", 1)
+    b = ti_for("b")
+    assert b.xcom_pull("a", "d", "k") == 1  # Airflow's positional order: dag_id second
+    assert b.xcom_pull(task_ids="a", dag_id="d", key="k", run_id="r") == 1
+    assert b.xcom_pull(task_ids="a", key="k", include_prior_dates=False) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"dag_id": "other"}, "dag_id='other' (another DAG)"),
+        ({"run_id": "earlier"}, "run_id='earlier' (another run)"),
+        ({"include_prior_dates": True}, "include_prior_dates=True"),
+        ({"session": None}, "argument(s) 'session'"),
+    ],
+)
+def test_pull_outside_this_run_is_refused(ti_for, kwargs: dict[str, Any], named: str) -> None:  # type: ignore[no-untyped-def]
+    ti_for("a").xcom_push("k", 1)
+    with pytest.raises(XComError) as caught:
+        ti_for("b").xcom_pull(task_ids="a", key="k", **kwargs)
+    assert str(caught.value).startswith(f"task 'b': xcom_pull {named}")
+    assert str(caught.value).endswith("not supported in a local run yet")
+
+
 def test_pull_list_of_task_ids(ti_for) -> None:  # type: ignore[no-untyped-def]
     ti_for("a").xcom_push("return_value", 1)
     ti_for("b").xcom_push("return_value", 2)
@@ -77,10 +102,10 @@ def test_push_key_must_be_a_non_empty_string(ti_for) -> None:  # type: ignore[no
 @pytest.mark.parametrize(
     ("value", "what"),
     [
-        ({1, 2}, "value is a set, which cannot be stored in XCom"),
-        (object(), "value is a object"),
-        ({"k": {1}}, r"value\['k'\] is a set"),
-        ([1, b"x"], r"value\[1\] is a bytes"),
+        ({1, 2}, "value is of type set, which cannot be stored in XCom"),
+        (object(), "value is of type object"),
+        ({"k": {1}}, r"value\['k'\] is of type set"),
+        ([1, b"x"], r"value\[1\] is of type bytes"),
         ({1: "a"}, "value has the key 1"),
         (float("nan"), "value is nan"),
     ],
@@ -135,7 +160,7 @@ def test_push_result_multiple_outputs(ti_for) -> None:  # type: ignore[no-untype
     assert a.xcom_pull(key="x") == 1
     assert a.xcom_pull(key="y") == [2]
     assert a.xcom_pull() == {"x": 1, "y": [2]}
-    with pytest.raises(XComError, match="multiple_outputs=True but returned a list"):
+    with pytest.raises(XComError, match="multiple_outputs=True but returned a value of type list"):
         a.push_result([1], multiple_outputs=True)
     with pytest.raises(XComError, match="key 1 is not a string"):
         a.push_result({1: 2}, multiple_outputs=True)
@@ -188,7 +213,7 @@ def test_non_json_return_value_fails_the_task_with_its_name(run_dag, states) -> 
         make()
     result = run_dag(dag)
     assert states(result) == {"make": S.FAILED}
-    assert "XCom 'return_value' of task 'make': value is a Thing" in (
+    assert "XCom 'return_value' of task 'make': value is of type Thing" in (
         result.instances[0].error or ""
     )
 

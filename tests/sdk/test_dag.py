@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -109,6 +110,24 @@ def test_schedule_interval_is_deprecated_but_works() -> None:
     with pytest.warns(DeprecationWarning, match="schedule_interval is deprecated"):
         d = DAG("d", schedule_interval="@daily", start_date=START)
     assert d.schedule == "@daily"
+
+
+def test_schedule_interval_warning_points_at_the_callers_line() -> None:
+    with pytest.warns(DeprecationWarning) as caught:
+        DAG("d", schedule_interval="@daily", start_date=START)
+    line = sys._getframe().f_lineno - 1
+    assert (caught[0].filename, caught[0].lineno) == (__file__, line)
+
+
+def test_schedule_interval_warning_of_at_dag_points_at_the_callers_line() -> None:
+    @dag(schedule_interval="@daily", start_date=START)
+    def pipeline() -> None:
+        EmptyOperator(task_id="t")
+
+    with pytest.warns(DeprecationWarning) as caught:
+        pipeline()
+    line = sys._getframe().f_lineno - 1
+    assert (caught[0].filename, caught[0].lineno) == (__file__, line)
 
 
 def test_schedule_and_schedule_interval_together_is_an_error() -> None:
@@ -245,6 +264,88 @@ def test_pendulum_start_date_works() -> None:
 def test_naive_start_date_is_read_as_utc() -> None:
     d = DAG("d", start_date=datetime(2024, 1, 1))
     assert d.start_date_utc == START
+
+
+def test_apply_default_timezone_reads_naive_dates_in_it() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    with DAG("d", start_date=datetime(2024, 1, 1), end_date=datetime(2024, 6, 1)) as d:
+        own = EmptyOperator(task_id="own", start_date=datetime(2024, 2, 1, 6))
+        EmptyOperator(task_id="inherits")
+
+    d.apply_default_timezone(paris)
+
+    assert d.timezone is paris
+    assert d.start_date == datetime(2024, 1, 1, tzinfo=paris)
+    assert d.end_date == datetime(2024, 6, 1, tzinfo=paris)
+    assert d.start_date_utc == datetime(2023, 12, 31, 23, tzinfo=UTC)
+    assert own.start_date == datetime(2024, 2, 1, 6, tzinfo=paris)
+    assert d.get_task("inherits").start_date == d.start_date  # type: ignore[attr-defined]
+
+
+def test_apply_default_timezone_keeps_an_aware_start_date_and_its_zone() -> None:
+    tokyo = ZoneInfo("Asia/Tokyo")
+    start = datetime(2024, 1, 1, tzinfo=tokyo)
+    with DAG("d", start_date=start) as d:
+        # A naive task date is read in the default timezone, as Airflow's operators do.
+        late = EmptyOperator(task_id="late", start_date=datetime(2024, 3, 1))
+
+    d.apply_default_timezone(ZoneInfo("Europe/Paris"))
+
+    assert d.timezone is tokyo and d.start_date == start
+    assert late.start_date == datetime(2024, 3, 1, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+def test_apply_default_timezone_gives_its_zone_to_a_dag_without_start_date() -> None:
+    d = DAG("d")
+    d.apply_default_timezone(ZoneInfo("America/New_York"))
+    assert d.timezone == ZoneInfo("America/New_York")
+
+
+# -- task dates: Airflow's rule in DAG.add_task ---------------------------------------------
+
+
+def test_task_start_date_is_the_later_of_its_own_and_the_dags() -> None:
+    with DAG("d", start_date=START) as d:
+        early = EmptyOperator(task_id="early", start_date=START - timedelta(days=30))
+        late = EmptyOperator(task_id="late", start_date=START + timedelta(days=30))
+        none = EmptyOperator(task_id="none")
+    assert early.start_date == START
+    assert late.start_date == START + timedelta(days=30)
+    assert none.start_date == START
+    assert d.get_task("early").start_date == START  # type: ignore[attr-defined]
+
+
+def test_task_end_date_is_the_earlier_of_its_own_and_the_dags() -> None:
+    end = START + timedelta(days=10)
+    with DAG("d", start_date=START, end_date=end):
+        long = EmptyOperator(task_id="long", end_date=end + timedelta(days=5))
+        short = EmptyOperator(task_id="short", end_date=end - timedelta(days=5))
+        none = EmptyOperator(task_id="none")
+    assert long.end_date == end
+    assert short.end_date == end - timedelta(days=5)
+    assert none.end_date == end
+
+
+def test_task_dates_without_dag_dates_are_kept() -> None:
+    with DAG("d"):
+        t = EmptyOperator(task_id="t", start_date=START, end_date=START + timedelta(days=1))
+    assert (t.start_date, t.end_date) == (START, START + timedelta(days=1))
+
+
+def test_task_dates_from_default_args_are_bounded_too() -> None:
+    args = {"start_date": START - timedelta(days=1)}
+    with DAG("d", start_date=START, default_args=args):
+        t = EmptyOperator(task_id="t")
+    assert t.start_date == START
+
+
+def test_naive_and_aware_task_dates_are_bounded_once_the_timezone_is_known() -> None:
+    with DAG("d", start_date=datetime(2024, 1, 1)) as d:
+        aware_early = EmptyOperator(task_id="t", start_date=START - timedelta(days=5))
+    # Not comparable yet: the task keeps its date until parsing gives naive dates a zone.
+    assert aware_early.start_date == START - timedelta(days=5)
+    d.apply_default_timezone(UTC)
+    assert aware_early.start_date == START
 
 
 # -- run settings -------------------------------------------------------------------------

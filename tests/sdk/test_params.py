@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -42,6 +43,38 @@ def resolve(schema_param: Param, value: Any) -> Any:
         ),
         (Param([1], type="array", minItems=1), [1, 2], [], "fewer than minItems 1"),
         (Param([1], type="array", items={"type": "integer"}), [1, 2], [1, "x"], "item 1"),
+        (Param(10, type="integer", multipleOf=5), 15, 12, "12 is not a multiple of 5"),
+        (Param(1.5, type="number", multipleOf=0.5), 2.5, 2.2, "2.2 is not a multiple of 0.5"),
+        (Param([1], uniqueItems=True), [1, 2], [1, 2, 1], "item 2 (1) repeats an earlier"),
+        (Param([], uniqueItems=True), [[1], [2]], [[1], [1]], "item 1 ([1]) repeats"),
+        (Param([], uniqueItems=True), [1, True], [{"a": 1}, {"a": 1}], "item 1"),
+        (Param("a@b.org", format="email"), "ada@example.com", "ada", "not a valid email"),
+        (Param("10:00", format="time"), "23:59:59", "25:00", "not a valid time"),
+        (
+            Param({"host": "db"}, type="object", required=["host"]),
+            {"host": "x", "port": 1},
+            {"port": 1},
+            "is missing the required key(s) 'host'",
+        ),
+        (
+            Param({}, type="object", properties={"port": {"type": "integer", "maximum": 9}}),
+            {"port": 9, "other": "kept"},
+            {"port": 10},
+            "key 'port': 10 is greater than the maximum of 9",
+        ),
+        (
+            Param({}, properties={"a": {}}, additionalProperties=False),
+            {"a": 1},
+            {"a": 1, "b": 2},
+            "key 'b' is not allowed (additionalProperties is false; keys: 'a')",
+        ),
+        (
+            Param({}, additionalProperties={"type": "string"}),
+            {"a": "x"},
+            {"a": 1},
+            "key 'a': 1 is not of type string",
+        ),
+        (Param({}, minProperties=1), {"a": 1}, {}, "fewer than minProperties 1"),
     ],
 )
 def test_param_constraints(param: Param, good: Any, bad: Any, reason: str) -> None:
@@ -54,11 +87,52 @@ def test_integer_valued_float_is_an_integer() -> None:
     assert resolve(Param(1, type="integer"), 3.0) == 3.0
 
 
-def test_unknown_param_option_or_type() -> None:
-    with pytest.raises(ParamValidationError, match=r"unknown Param option.*minimun"):
-        Param(1, minimun=0)
+def test_every_json_schema_keyword_is_accepted_and_the_unchecked_kept() -> None:
+    schema = {
+        "type": "object",
+        "title": "Target",
+        "description_md": "**Where** to load",
+        "examples": [{"host": "db"}],
+        "values_display": {"db": "Database"},
+        "section": "Advanced",
+        "properties": {"host": {"type": "string", "format": "hostname"}},
+        "required": ["host"],
+        "additionalProperties": False,
+        "anyOf": [{"required": ["host"]}],
+        "$comment": "not checked",
+        "my_team_key": 1,  # a user's own metadata
+    }
+    param = Param({"host": "db"}, "the target", **schema)
+
+    assert param.schema == schema
+    assert resolve(param, {"host": "other"}) == {"host": "other"}
+    assert Param.load(param.dump()).schema == schema
+
+
+def test_a_near_miss_of_a_checked_keyword_warns() -> None:
+    with pytest.warns(UserWarning, match="'minimun' is not a JSON Schema keyword; did you mean"):
+        param = Param(1, minimun=0)
+    # Kept as metadata, not checked: as jsonschema, which ignores unknown keywords.
+    assert resolve(param, -5) == -5
+
+
+def test_bad_schemas_are_refused() -> None:
     with pytest.raises(ParamValidationError, match="unknown Param type 'int'"):
         Param(1, type="int")
+    with pytest.raises(ParamValidationError, match="unknown Param type 'str'"):
+        Param({}, properties={"a": {"type": "str"}})
+    with pytest.raises(ParamValidationError, match="multipleOf must be a number > 0"):
+        Param(1, multipleOf=0)
+    with pytest.raises(ParamValidationError, match="required must be a list of key names"):
+        Param({}, required="host")
+
+
+def test_at_dag_keeps_a_declared_params_schema_without_warning_again() -> None:
+    declared = Param(1, "n", type="integer", multipleOf=2)
+    # An argument value replaces the default; the schema stays and nothing warns (the
+    # test suite turns warnings into errors).
+    assert declared.with_value(4).schema == declared.schema
+    assert declared.with_value(4).value == 4 and declared.value == 1
 
 
 def test_conf_overrides_defaults_and_extra_keys_are_kept() -> None:
@@ -126,6 +200,24 @@ def test_missing_required_param_in_a_run(make_run) -> None:  # type: ignore[no-u
         EmptyOperator(task_id="t")
     with pytest.raises(ParamValidationError, match="'need'"):
         make_run(dag)
+
+
+def test_scheduled_dag_needs_a_default_for_every_param() -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    params = {"ok": 1, "need": Param(type="string")}
+    with DAG("x", schedule="@daily", start_date=start, params=params) as dag:
+        EmptyOperator(task_id="t")
+    with pytest.raises(DagDefinitionError) as caught:
+        dag.validate()
+    assert str(caught.value) == (
+        "DAG 'x' has a schedule, so every param needs a default; param 'need' has none"
+    )
+
+
+def test_unscheduled_dag_may_have_required_params() -> None:
+    with DAG("x", schedule=None, params={"need": Param(type="string")}) as dag:
+        EmptyOperator(task_id="t")
+    dag.validate()
 
 
 def test_bad_default_caught_by_validate() -> None:

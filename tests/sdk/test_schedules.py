@@ -23,6 +23,8 @@ from sluice.sdk.schedules import (
     timetable_from_dict,
     timetable_from_schedule,
 )
+from sluice.sdk.timetables.cron import CronSchedule
+from sluice.sdk.timetables.zones import parse_timezone
 
 
 def utc(*args: int) -> datetime:
@@ -467,6 +469,59 @@ def test_bad_cron_raises_schedule_error_naming_it(cron: str) -> None:
     assert repr(cron) in str(caught.value)
     with pytest.raises(ScheduleError):
         timetable_from_schedule(cron, timezone="UTC", cron_data_intervals=False)
+
+
+@pytest.mark.parametrize(
+    ("cron", "reason"),
+    [
+        ("0 25 * * *", "hour 25 is out of range 0-23"),
+        ("61 * * * *", "minute 61 is out of range 0-59"),
+        ("0 0 32 * *", "day of month 32 is out of range 1-31"),
+        ("0 0 0 * *", "day of month 0 is out of range 1-31"),
+        ("0 0 * 13 *", "month 13 is out of range 1-12"),
+        ("0 0 * * 8", "day of week 8 is out of range 0-7"),
+        ("0-70 * * * *", "minute 70 is out of range 0-59"),
+        ("1,2,99 * * * *", "minute 99 is out of range 0-59"),
+        ("*/0 * * * *", "minute step '0' is not a positive number"),
+        ("* * *", "expected 5 fields (minute hour day-of-month month day-of-week), got 3"),
+        ("@fortnightly", "unknown preset; the presets are @hourly, @daily"),
+    ],
+)
+def test_bad_cron_message_names_the_field(cron: str, reason: str) -> None:
+    with pytest.raises(ScheduleError) as caught:
+        timetable_from_schedule(cron, timezone="UTC")
+    assert f"invalid cron expression {cron!r}: {reason}" in str(caught.value)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Tokyo", "America/New_York"])
+@pytest.mark.parametrize("cron", ["@daily", "0 * * * *", "@yearly"])
+def test_ticks_beyond_datetime_range_raise_schedule_error(cron: str, tz: str) -> None:
+    schedule = CronSchedule(cron, parse_timezone(tz))
+    with pytest.raises(ScheduleError, match=r"date out of range: .* has no tick before"):
+        schedule.prev(utc(1, 1, 1))
+    with pytest.raises(ScheduleError, match=r"date out of range: .* has no tick after"):
+        schedule.next(utc(9999, 12, 31, 23, 30))
+
+
+@pytest.mark.parametrize("data_intervals", [True, False])
+def test_manual_run_at_year_1_raises_schedule_error(data_intervals: bool) -> None:
+    timetable = timetable_from_schedule(
+        "@daily", timezone="UTC", cron_data_intervals=data_intervals
+    )
+    with pytest.raises(ScheduleError, match="date out of range"):
+        # A data-interval timetable needs the tick before; a trigger timetable the one after.
+        if data_intervals:
+            timetable.infer_manual_data_interval(run_after=utc(1, 1, 1))
+        else:
+            iter_dagrun_infos(timetable, start_date=utc(9999, 12, 31, 1), limit=1)
+
+
+def test_delta_beyond_datetime_range_raises_schedule_error() -> None:
+    timetable = timetable_from_schedule(timedelta(days=1), timezone="UTC")
+    with pytest.raises(ScheduleError, match="date out of range"):
+        timetable.infer_manual_data_interval(run_after=utc(1, 1, 1))
+    with pytest.raises(ScheduleError, match="date out of range"):
+        iter_dagrun_infos(timetable, start_date=utc(9999, 12, 31), limit=1)
 
 
 def test_bad_schedule_message_names_the_dag() -> None:

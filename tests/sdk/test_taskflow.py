@@ -10,6 +10,7 @@ from sluice.core.errors import DagDefinitionError
 from sluice.core.states import TaskInstanceState
 from sluice.operators import EmptyOperator
 from sluice.runner.xcom import pull_one
+from sluice.sdk.context import CONTEXT_KEYS
 
 S = TaskInstanceState
 
@@ -210,6 +211,60 @@ def test_context_arguments_may_be_left_out(run_dag) -> None:  # type: ignore[no-
         step(1)
     run_dag(dag)
     assert seen == [(1, "2024-03-15", "step", "manual__2024-03-15T00:00:00+00:00")]
+
+
+def test_missing_argument_is_a_definition_error() -> None:
+    with DAG("d") as dag:
+
+        @task
+        def needs(a: int, b: int) -> None:
+            pass
+
+        with pytest.raises(
+            DagDefinitionError, match=r"^task 'needs': missing required argument 'b'$"
+        ):
+            needs(1)
+        with pytest.raises(DagDefinitionError, match=r"task 'renamed': .* arguments 'a', 'b'$"):
+            needs.override(task_id="renamed")()
+    assert not dag.task_dict  # refused before the task was made
+
+
+def test_context_names_are_the_only_ones_that_may_be_left_out() -> None:
+    with DAG("d") as dag:
+
+        @task
+        def step(ti: Any, x: int, params: Any, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        step(x=1)
+        with pytest.raises(DagDefinitionError, match="missing required argument 'x'"):
+            step()
+    assert list(dag.task_dict) == ["step"]
+
+
+def test_expand_with_a_missing_argument_is_a_definition_error() -> None:
+    with DAG("d"):
+
+        @task
+        def each(a: int, b: int, ds: str) -> None:
+            pass
+
+        each.partial(b=1).expand(a=[1, 2])
+        with pytest.raises(DagDefinitionError, match=r"task 'each': missing required argument 'b'"):
+            each.expand(a=[1, 2])
+
+
+def test_context_keys_are_what_a_task_can_ask_for(run_dag) -> None:  # type: ignore[no-untyped-def]
+    seen: list[set[str]] = []
+    with DAG("d") as dag:
+
+        @task
+        def step(**context: Any) -> None:
+            seen.append(set(context))
+
+        step()
+    run_dag(dag)
+    assert seen == [set(CONTEXT_KEYS)]
 
 
 def test_task_called_outside_dag_has_no_dag() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +14,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def parse_datetime(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """An ISO-8601 date or datetime as an aware datetime; a naive one is read as UTC."""
+    """An ISO-8601 date or datetime; a naive one stays naive for the command to read in
+    [core] default_timezone (``loading.in_default_timezone``), as Airflow does."""
     if value is None:
         return None
     try:
@@ -26,7 +27,7 @@ def parse_datetime(ctx: click.Context, param: click.Parameter, value: str | None
             ctx,
             param,
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def parse_json_object(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from sluice.cli.arguments import conf_option, dags_folder_option, logical_date_argument
-from sluice.cli.loading import cli_settings, load_dag
+from sluice.cli.loading import cli_settings, in_default_timezone, load_dag
 from sluice.cli.output import output_option, print_json
 from sluice.cli.progress import (
     RunProgress,
@@ -48,8 +48,9 @@ def test_dag(
 
     Every task runs in dependency order, with retries.
 
-    LOGICAL_DATE is an ISO date or datetime (naive means UTC; default: now). Nothing is
-    written to the database. Exits 0 if the run succeeded, 1 otherwise.
+    LOGICAL_DATE is an ISO date or datetime (naive means [core] default_timezone, UTC unless
+    set; default: now). Nothing is written to the database. Exits 0 if the run succeeded,
+    1 otherwise.
     """
     settings = cli_settings(dags_folder)
     dag = load_dag(settings, dag_id)
@@ -58,7 +59,7 @@ def test_dag(
     run = make_run(
         dag,
         settings=settings,
-        logical_date=logical_date,
+        logical_date=in_default_timezone(logical_date, settings),
         conf=conf,
         progress=progress,
         wait_for_retries=not no_retry_delay,

@@ -11,11 +11,17 @@ import click
 from sluice.cli.arguments import dags_folder_option, parse_datetime
 from sluice.cli.dag_test import test_dag
 from sluice.cli.graph import to_dot, tree_lines
-from sluice.cli.loading import cli_settings, load_bag, load_dag
+from sluice.cli.loading import (
+    cli_settings,
+    in_default_timezone,
+    list_errors_command,
+    load_bag,
+    load_dag,
+)
 from sluice.cli.output import output_option, print_json, print_mapping, print_rows, warn
 from sluice.core.errors import SluiceError
 from sluice.sdk.dag import DAG
-from sluice.sdk.schedules import ContinuousTimetable, iter_dagrun_infos
+from sluice.sdk.schedules import ContinuousTimetable, NullTimetable, iter_dagrun_infos
 
 
 @click.group("dags")
@@ -35,13 +41,14 @@ def list_dags(output: str, dags_folder: Path | None) -> None:
     The DAGs of the DAGs folder, and the examples if [core] load_examples is on.
     Import errors are counted on stderr; see list-import-errors.
     """
-    bag = load_bag(cli_settings(dags_folder))
+    settings = cli_settings(dags_folder)
+    bag = load_bag(settings)
     rows = [
         {
             "dag_id": dag.dag_id,
             "fileloc": dag.fileloc,
             "owners": dag.owner,
-            "schedule": dag.timetable.summary,
+            "schedule": _schedule(dag, as_json=output == "json"),
             "tags": dag.tags,
             "tasks": len(dag.task_dict),
         }
@@ -52,7 +59,7 @@ def list_dags(output: str, dags_folder: Path | None) -> None:
     errors = len(bag.import_errors)
     if errors:
         noun = "import error" if errors == 1 else "import errors"
-        warn(f"{errors} {noun}; see `sluice dags list-import-errors`")
+        warn(f"{errors} {noun}; see `{list_errors_command(settings)}`")
 
 
 @dags_group.command("list-import-errors")
@@ -115,7 +122,7 @@ def _details(dag: DAG, *, as_json: bool) -> dict[str, Any]:
         "fileloc": dag.fileloc,
         "owners": dag.owner,
         "tags": dag.tags,
-        "schedule": dag.timetable.summary,
+        "schedule": _schedule(dag, as_json=as_json),
         "timetable": type(dag.timetable).__name__,
         "timetable_description": dag.timetable.description,
         "timezone": str(dag.timezone),
@@ -135,6 +142,13 @@ def _details(dag: DAG, *, as_json: bool) -> dict[str, Any]:
         "task_count": len(dag.task_dict),
         "task_ids": dag.task_ids,
     }
+
+
+def _schedule(dag: DAG, *, as_json: bool) -> str | None:
+    """The schedule as written; JSON says null for schedule=None, as Airflow's does."""
+    if as_json and isinstance(dag.timetable, NullTimetable):
+        return None
+    return dag.timetable.summary
 
 
 def _text(value: object) -> str | None:
@@ -168,7 +182,8 @@ def _params_text(params: dict[str, dict[str, Any]]) -> str:
     default=None,
     metavar="DATETIME",
     callback=parse_datetime,
-    help="List runs whose logical date is after this date or datetime (naive means UTC)."
+    help="List runs whose logical date is after this date or datetime (naive means"
+    " [core] default_timezone)."
     " Default: from the DAG's start_date, as catchup would.",
 )
 @output_option("table", "json")
@@ -180,7 +195,9 @@ def next_execution(
 
     For each run: its logical date, its data interval and when it becomes due (run after).
     """
-    dag = load_dag(cli_settings(dags_folder), dag_id)
+    settings = cli_settings(dags_folder)
+    dag = load_dag(settings, dag_id)
+    after = in_default_timezone(after, settings)
     timetable = dag.timetable
     note = None
     runs: list[dict[str, Any]] = []
@@ -216,7 +233,8 @@ def next_execution(
             if dag.end_date is not None:
                 note += f" before its end_date {dag.end_date_utc}"
     if output == "json":
-        print_json({"dag_id": dag_id, "schedule": timetable.summary, "runs": runs, "note": note})
+        schedule = _schedule(dag, as_json=True)
+        print_json({"dag_id": dag_id, "schedule": schedule, "runs": runs, "note": note})
         return
     if runs:
         columns = ["logical_date", "data_interval_start", "data_interval_end", "run_after"]

@@ -12,7 +12,7 @@ import click
 
 from sluice.cli.arguments import conf_option, dags_folder_option, logical_date_argument
 from sluice.cli.graph import group_id, operator_name, tree_lines
-from sluice.cli.loading import cli_settings, load_dag
+from sluice.cli.loading import cli_settings, in_default_timezone, load_dag
 from sluice.cli.output import jsonable, output_option, print_json, print_rows
 from sluice.cli.progress import RunProgress, instance_label, make_run, state_text, task_logs
 from sluice.core.states import TaskInstanceState
@@ -72,14 +72,21 @@ def test_task(
 
     A mapped task runs every map index.
 
-    LOGICAL_DATE is an ISO date or datetime (naive means UTC; default: now). Prints the
-    task's log, its XCom values and its final state; exits 1 if it failed.
+    LOGICAL_DATE is an ISO date or datetime (naive means [core] default_timezone, UTC unless
+    set; default: now). Prints the task's log, its XCom values and its final state; exits 1
+    if it failed.
     """
     settings = cli_settings(dags_folder)
     dag = load_dag(settings, dag_id)
     dag.get_task(task_id)
     progress = RunProgress(err=False)
-    run = make_run(dag, settings=settings, logical_date=logical_date, conf=conf, progress=progress)
+    run = make_run(
+        dag,
+        settings=settings,
+        logical_date=in_default_timezone(logical_date, settings),
+        conf=conf,
+        progress=progress,
+    )
     with task_logs(settings, progress):
         records = run.test_task(task_id)
     for (xcom_task, map_index, key), raw in sorted(run.xcom.values.items()):
@@ -112,12 +119,14 @@ def render_task(
 ) -> None:
     """Print a task's template fields, rendered.
 
-    Every template field of TASK_ID rendered for LOGICAL_DATE, per map index.
+    Every template field of TASK_ID rendered for LOGICAL_DATE, per map index. A naive
+    LOGICAL_DATE is read in [core] default_timezone (UTC unless set).
     """
     settings = cli_settings(dags_folder)
     dag = load_dag(settings, dag_id)
     dag.get_task(task_id)
-    run = make_run(dag, settings=settings, logical_date=logical_date, conf=conf)
+    when = in_default_timezone(logical_date, settings)
+    run = make_run(dag, settings=settings, logical_date=when, conf=conf)
     with task_logs(settings, RunProgress(err=True, current=task_id)):
         rendered = run.render_task(task_id)
     if output == "json":

@@ -54,7 +54,7 @@ def _to_json(value: Any, where: str, path: str) -> Any:
             out[k] = _to_json(v, where, f"{path}[{k!r}]")
         return out
     raise XComError(
-        f"{where}: {path} is a {type(value).__name__}, which cannot be stored in XCom; "
+        f"{where}: {path} is of type {type(value).__name__}, which cannot be stored in XCom; "
         f"XCom holds {ALLOWED}"
     )
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
+
 from sluice.sdk.dag import DAG
 
 
-def finalize_dag(dag: DAG, *, cron_data_intervals: bool, catchup_by_default: bool) -> None:
+def finalize_dag(
+    dag: DAG,
+    *,
+    cron_data_intervals: bool,
+    catchup_by_default: bool,
+    default_timezone: tzinfo = UTC,
+) -> None:
     """Apply the deployment's settings to a freshly imported DAG, then validate it.
 
-    The timetable is re-resolved because how a cron string is read (data intervals or
-    trigger times) is a deployment setting the DAG file cannot know. Raises
+    Naive dates are read in ``default_timezone`` ([core] default_timezone), which also
+    becomes the timezone of a DAG whose start_date is naive or missing, as in Airflow. The
+    timetable is re-resolved because that timezone, and how a cron string is read (data
+    intervals or trigger times), are deployment settings the DAG file cannot know. Raises
     DagDefinitionError (missing start_date, bad param defaults, a cycle, a bad schedule).
     """
+    dag.apply_default_timezone(default_timezone)
     dag.timetable = dag.make_timetable(cron_data_intervals=cron_data_intervals)
     if not dag.catchup_given:
         dag.catchup = catchup_by_default

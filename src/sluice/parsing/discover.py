@@ -25,6 +25,8 @@ class _IgnoreRules:
 def find_dag_files(folder: Path, *, safe_mode: bool = True) -> list[Path]:
     """Return the sorted .py files under folder that may define DAGs (or folder, if a file)."""
     if folder.is_file():
+        if folder.suffix != ".py":
+            raise ParsingError(f"{folder} is not a Python file: DAG files end in .py")
         # A file named explicitly is what the user wants parsed: no ignore rules, no heuristic.
         return [folder]
     if not folder.is_dir():

@@ -24,21 +24,27 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from types import FrameType, ModuleType
 
-from sluice.core.errors import DagDefinitionError, DagNotFound
+from sluice.core.errors import DagDefinitionError, DagNotFound, ParsingError, ScheduleError
 from sluice.core.suggestions import unknown_id_message
 from sluice.parsing.checks import DagIdOwners, finalize_dag
 from sluice.parsing.discover import find_dag_files
 from sluice.sdk import definition_context
 from sluice.sdk.dag import DAG
+from sluice.sdk.timetables.zones import parse_timezone
 
 _SLUICE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _EXAMPLES_DIR = os.path.join(_SLUICE_DIR, "example_dags")
+# What the checks raise names its DAG this way ("DAG 'etl': invalid schedule ...").
+_NAMED_DAG = re.compile(r"\bDAG '([^']+)'")
+LIST_IMPORT_ERRORS = "sluice dags list-import-errors"
 
 
 @dataclass(frozen=True)
@@ -70,13 +76,55 @@ class DagBag:
     dags: dict[str, DAG] = field(default_factory=dict)
     import_errors: dict[str, ImportErrorInfo] = field(default_factory=dict)  # by file path
     file_stats: list[FileStat] = field(default_factory=list)
+    # Warnings the DAG files raised while importing ("file:line: Category: message"), which
+    # Python would otherwise hide (a DeprecationWarning shows only in __main__).
+    warnings: list[str] = field(default_factory=list)
 
-    def get_dag(self, dag_id: str) -> DAG:
-        """The DAG with this id; the error suggests close ids."""
+    def get_dag(self, dag_id: str, *, errors_command: str = LIST_IMPORT_ERRORS) -> DAG:
+        """The DAG with this id.
+
+        When it is missing the error says why: its file failed to import, or else which ids
+        are close and how many files failed. ``errors_command`` is the command that lists
+        the import errors, as the message shows it.
+        """
         try:
             return self.dags[dag_id]
         except KeyError:
-            raise DagNotFound(unknown_id_message("DAG", dag_id, self.dags)) from None
+            pass
+        failed = self.import_error_of(dag_id)
+        if failed is not None:
+            raise DagNotFound(
+                f"DAG '{dag_id}' failed to import: {failed.message}; see `{errors_command}`"
+            )
+        message = unknown_id_message("DAG", dag_id, self.dags)
+        count = len(self.import_errors)
+        if count:
+            files = "1 file" if count == 1 else f"{count} files"
+            message += f" ({files} failed to import; see `{errors_command}`)"
+        raise DagNotFound(message)
+
+    def import_error_of(self, dag_id: str) -> ImportErrorInfo | None:
+        """The import error that most likely hides ``dag_id``, if any.
+
+        In order: an error known to be that DAG's, one whose message names it, one whose
+        file holds the id as a string literal (a file that failed before defining it).
+        """
+        errors = sorted(self.import_errors.values(), key=lambda error: error.file)
+        for error in errors:
+            if error.dag_id == dag_id:
+                return error
+        for error in errors:
+            if f"'{dag_id}'" in error.message:
+                return error
+        literals = (f'"{dag_id}"'.encode(), f"'{dag_id}'".encode())
+        for error in errors:
+            try:
+                source = Path(error.file).read_bytes()
+            except OSError:
+                continue
+            if any(literal in source for literal in literals):
+                return error
+        return None
 
 
 def example_dags_folder() -> Path:
@@ -101,7 +149,7 @@ def import_dag_file(
     code ran (a ``@dag`` function called at module level, a factory's DAG not assigned); each
     gets ``fileloc`` set to this file. They are not validated yet: ``load_dag_bag`` does that.
     """
-    imported = _import(path, timeout=timeout, label=_label(os.path.abspath(path), None))
+    imported = _import(path, timeout=timeout, label=os.path.abspath(path))
     return [dag for dag, _ in imported.dags], imported.error, imported.duration
 
 
@@ -112,17 +160,25 @@ def load_dag_bag(
     import_timeout: float = 30.0,
     cron_data_intervals: bool = True,
     catchup_by_default: bool = False,
+    default_timezone: str = "UTC",
 ) -> DagBag:
     """Import every DAG file under ``paths`` (folders or files), check them, and bag the DAGs.
 
     Files are imported in the order of ``paths``, each folder's files sorted; when two files
     define one dag_id the first keeps it and the second gets the import error. A file that
-    fails never stops the others. Raises ParsingError for a folder that does not exist.
+    fails never stops the others. Naive start and end dates are read in ``default_timezone``
+    (an IANA name), as Airflow reads them in ``[core] default_timezone``. Raises ParsingError
+    for a folder that does not exist, a path that is not a .py file, or a bad timezone.
     """
+    try:
+        zone = parse_timezone(default_timezone)
+    except ScheduleError as exc:
+        raise ParsingError(f"invalid default_timezone: {exc}") from None
     bag = DagBag()
     owners = DagIdOwners()
     for file, label in _files(paths, safe_mode=safe_mode):
         imported = _import(Path(file), timeout=import_timeout, label=label)
+        bag.warnings.extend(w for w in imported.warnings if w not in bag.warnings)
         errors = [imported.error] if imported.error else []
         for dag, line in imported.dags:
             duplicate = owners.claim(dag.dag_id, file, label)
@@ -136,6 +192,7 @@ def load_dag_bag(
                 line=line,
                 cron_data_intervals=cron_data_intervals,
                 catchup_by_default=catchup_by_default,
+                default_timezone=zone,
             )
             if problem is not None:
                 errors.append(problem)
@@ -161,6 +218,7 @@ class _Imported:
     dags: list[tuple[DAG, int | None]]  # each DAG with the line that created it, if known
     error: ImportErrorInfo | None
     duration: float
+    warnings: list[str] = field(default_factory=list)  # "file:line: Category: message"
 
 
 class _ImportTimeout(BaseException):
@@ -193,8 +251,10 @@ def _import(path: Path, *, timeout: float, label: str) -> _Imported:
     linecache.checkcache(file)
     importlib.invalidate_caches()
     sys.modules.pop(name, None)
+    raised: list[str] = []
     try:
         with (
+            _recording_warnings(raised, file=file, label=label),
             _on_sys_path(os.path.dirname(file)),
             definition_context.watching_new_dags(on_dag_created),
             _time_limit(timeout),
@@ -207,10 +267,29 @@ def _import(path: Path, *, timeout: float, label: str) -> _Imported:
     except (Exception, SystemExit, _ImportTimeout) as exc:
         sys.modules.pop(name, None)
         error = _exception_error(exc, file=file, label=label, timeout=timeout)
-        return _Imported([], error, time.perf_counter() - started)
+        return _Imported([], error, time.perf_counter() - started, raised)
 
     dags, duplicates = _collect(module, created, file=file, label=label)
-    return _Imported(dags, duplicates, time.perf_counter() - started)
+    return _Imported(dags, duplicates, time.perf_counter() - started, raised)
+
+
+@contextmanager
+def _recording_warnings(into: list[str], *, file: str, label: str) -> Iterator[None]:
+    """Append each warning raised in the block to ``into``, once, instead of showing it.
+
+    Every warning is kept ("always"): Python's default filters would hide a
+    DeprecationWarning raised outside ``__main__``, which a DAG file's is.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                where = label if warning.filename == file else warning.filename
+                text = f"{where}:{warning.lineno}: {warning.category.__name__}: {warning.message}"
+                if text not in into:
+                    into.append(text)
 
 
 def _definition_frame(frame: FrameType | None, module: ModuleType) -> FrameType | None:
@@ -262,10 +341,14 @@ def _finalize(
     line: int | None,
     cron_data_intervals: bool,
     catchup_by_default: bool,
+    default_timezone: tzinfo,
 ) -> ImportErrorInfo | None:
     try:
         finalize_dag(
-            dag, cron_data_intervals=cron_data_intervals, catchup_by_default=catchup_by_default
+            dag,
+            cron_data_intervals=cron_data_intervals,
+            catchup_by_default=catchup_by_default,
+            default_timezone=default_timezone,
         )
     except DagDefinitionError as exc:
         return _check_error(file, label, line, str(exc), dag.dag_id)
@@ -304,6 +387,7 @@ def _exception_error(
         frames.pop()
     full.stack = traceback.StackSummary.from_list(frames)
 
+    dag_id = None
     if isinstance(exc, _ImportTimeout):
         text = f"DAG file took longer than {timeout:g} s to import"
         header = "Traceback (most recent call last):\n" if frames else ""
@@ -311,7 +395,11 @@ def _exception_error(
     else:
         text = str(exc) if isinstance(exc, DagDefinitionError) else _one_line(exc)
         details = "".join(full.format())
-    return ImportErrorInfo(file, line, _message(label, line, text), details)
+        if isinstance(exc, DagDefinitionError):
+            # A bad cron, trigger rule or duplicate task id: Sluice's message names the DAG.
+            named = _NAMED_DAG.search(text)
+            dag_id = named.group(1) if named else None
+    return ImportErrorInfo(file, line, _message(label, line, text), details, dag_id=dag_id)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -359,10 +447,11 @@ def _files(paths: Sequence[Path], *, safe_mode: bool) -> Iterator[tuple[str, str
 
 
 def _label(file: str, root: str | None) -> str:
-    """``dags/team/etl.py``: the path from the scanned folder's name, or folder and name."""
+    """``dags/team/etl.py``: the path from the scanned folder's name; a file scanned on its
+    own keeps its absolute path (a short ``tmp/etl.py`` would read as a relative path)."""
     if root is not None:
         return Path(os.path.relpath(file, os.path.dirname(root))).as_posix()
-    return f"{os.path.basename(os.path.dirname(file))}/{os.path.basename(file)}"
+    return file
 
 
 @contextmanager
@@ -413,6 +502,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
 
 
 __all__ = [
+    "LIST_IMPORT_ERRORS",
     "DagBag",
     "FileStat",
     "ImportErrorInfo",

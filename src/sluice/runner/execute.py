@@ -10,17 +10,31 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import jinja2
 
-from sluice.core.errors import DownstreamTasksSkipped, FailTask, SkipTask, TaskTimeout
+from sluice.core.errors import (
+    DownstreamTasksSkipped,
+    FailTask,
+    SkipTask,
+    SluiceError,
+    TaskTimeout,
+)
 from sluice.core.states import TaskInstanceState
 from sluice.runner.task_instance import RuntimeTaskInstance
 from sluice.sdk.operator import BaseOperator
+from sluice.sdk.operators.bash import BashCommandFailed
 from sluice.sdk.templating import render_template_fields
 
 log = logging.getLogger("sluice.task")
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+_EXAMPLES = _PACKAGE / "example_dags"
+# Errors whose message says it all: a traceback would show only Sluice's frames.
+_MESSAGE_ONLY: tuple[type[BaseException], ...] = (SluiceError, BashCommandFailed)
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,13 @@ def run_try(
         outcome = _failure(exc, retry=False, ti=ti)
     except Exception as exc:
         outcome = _failure(exc, retry=True, ti=ti)
+    except SystemExit as exc:
+        # As Airflow: exit code 0 or None is a success; any other code fails the try.
+        if exc.code in (0, None):
+            log.info("task called sys.exit(%r): success", exc.code)
+            outcome = TryOutcome(TaskInstanceState.SUCCESS)
+        else:
+            outcome = _failure(exc, retry=True, ti=ti)
     ti.end_date = _now()
     ti.state = outcome.state
     # As Airflow: callbacks get the exception object itself.
@@ -81,12 +102,31 @@ def run_try(
 
 
 def _failure(exc: BaseException, *, retry: bool, ti: RuntimeTaskInstance) -> TryOutcome:
-    text = f"{type(exc).__name__}: {exc}"
-    trace = "".join(traceback.format_exception(exc))
-    log.error("task failed: %s\n%s", text, trace.rstrip())
+    if isinstance(exc, SystemExit):
+        text = f"task called sys.exit({exc.code!r})"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    trace = "".join(traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__)))
+    if isinstance(exc, _MESSAGE_ONLY):
+        log.error("task failed: %s", text)
+    else:
+        log.error("task failed: %s\n%s", text, trace.rstrip())
     retries_left = retry and ti.try_number <= ti.max_tries
     state = TaskInstanceState.UP_FOR_RETRY if retries_left else TaskInstanceState.FAILED
     return TryOutcome(state, error=text, traceback=trace, exception=exc)
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the first frame outside Sluice (all of it if there is none)."""
+    frame = tb
+    while frame is not None and _is_sluice_file(frame.tb_frame.f_code.co_filename):
+        frame = frame.tb_next
+    return frame or tb
+
+
+def _is_sluice_file(filename: str) -> bool:
+    path = Path(filename).resolve()
+    return path.is_relative_to(_PACKAGE) and not path.is_relative_to(_EXAMPLES)
 
 
 def _call_callbacks(callbacks: Any, context: dict[str, Any], name: str) -> None:
@@ -96,7 +136,7 @@ def _call_callbacks(callbacks: Any, context: dict[str, Any], name: str) -> None:
     for callback in callbacks if isinstance(callbacks, list | tuple) else [callbacks]:
         try:
             callback(context)
-        except Exception:
+        except (Exception, SystemExit):
             log.exception("%s %r raised; carrying on", name, callback)
 
 

@@ -11,14 +11,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sluice.core.errors import SluiceError, TaskNotFound
 from sluice.core.states import DagRunState, TaskInstanceState, TaskState
 from sluice.runner.execute import TryOutcome, run_try
+from sluice.runner.records import InstanceRecord, RunResult
 from sluice.runner.task_instance import RuntimeTaskInstance, RunView
+from sluice.runner.task_params import resolve_task_params
 from sluice.runner.xcom import MemoryXComStore
 from sluice.sdk.context import RunInfo, build_context
 from sluice.sdk.dag import DAG
@@ -27,60 +28,11 @@ from sluice.sdk.operator import AbstractOperator, BaseOperator
 from sluice.sdk.readiness import Decision, decide, downstream_map, run_state
 from sluice.sdk.templating import make_environment, render_template_fields
 
+__all__ = ["InstanceRecord", "LocalDagRun", "RunResult", "env_variable", "no_connection"]
+
 log = logging.getLogger("sluice.run")
 
 _WAITING = (None, TaskInstanceState.SCHEDULED)
-
-
-@dataclass
-class InstanceRecord:
-    """The state of one task instance of a local run."""
-
-    task_id: str
-    map_index: int = -1
-    state: TaskState = None
-    try_number: int = 0
-    max_tries: int = 0
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    next_try_at: datetime | None = None
-    error: str | None = None
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds of the last try."""
-        if self.start_date is None or self.end_date is None:
-            return None
-        return (self.end_date - self.start_date).total_seconds()
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {
-            "task_id": self.task_id,
-            "map_index": self.map_index,
-            "state": self.state.value if self.state else None,
-            "try_number": self.try_number,
-            "max_tries": self.max_tries,
-            "start_date": self.start_date.isoformat() if self.start_date else None,
-            "end_date": self.end_date.isoformat() if self.end_date else None,
-            "duration": self.duration,
-            "error": self.error,
-        }
-
-
-@dataclass
-class RunResult:
-    """What ``dags test`` reports at the end."""
-
-    dag_id: str
-    run_id: str
-    logical_date: datetime
-    data_interval_start: datetime
-    data_interval_end: datetime
-    state: DagRunState
-    instances: list[InstanceRecord]
-    duration: float
-    conf: dict[str, Any] = field(default_factory=dict)
 
 
 Lookup = Callable[[str], Any]
@@ -165,6 +117,13 @@ class LocalDagRun:
             tid: [InstanceRecord(tid, max_tries=dag.task_dict[tid].max_tries)] for tid in self.order
         }
         self.dag_run = RunView(self.run)
+        # Each mapped task's arguments per map index, resolved once when it expands.
+        self.expansions: dict[str, list[dict[str, Any]]] = {}
+        # What a task's deep copy shares with the original: the DAG and its tasks
+        # (an XComArg argument points at its upstream task).
+        self._shared: dict[int, Any] = {id(t): t for t in dag.task_dict.values()}
+        self._shared[id(dag)] = dag
+        self._uncopyable: set[str] = set()
 
     # -- the whole run -------------------------------------------------------------
 
@@ -260,18 +219,19 @@ class LocalDagRun:
         placeholder = self.instances[task.task_id][0]
         resolver = self._ti(task, -1, 1)
         try:
-            count = len(task.expansion(lambda arg: arg.resolve({"ti": resolver})))
+            expansion = task.expansion(lambda arg: arg.resolve({"ti": resolver}))
         except Exception as exc:
             placeholder.error = f"{type(exc).__name__}: {exc}"
             log.error("task %s: cannot expand: %s", task.task_id, placeholder.error)
             self._change(placeholder, TaskInstanceState.FAILED)
             return False
-        if count == 0:
+        if not expansion:
             log.info("task %s: mapped over nothing: skipped", task.task_id)
             self._change(placeholder, TaskInstanceState.SKIPPED)
             return False
+        self.expansions[task.task_id] = expansion
         self.instances[task.task_id] = [
-            InstanceRecord(task.task_id, i, max_tries=task.max_tries) for i in range(count)
+            InstanceRecord(task.task_id, i, max_tries=task.max_tries) for i in range(len(expansion))
         ]
         return True
 
@@ -285,8 +245,9 @@ class LocalDagRun:
             concrete = self._concrete(task, record.map_index)
             ti.task = concrete
             outcome = run_try(concrete, ti, self._context(concrete, ti), self.env)
-        except Exception as exc:  # expansion of this index failed
+        except Exception as exc:  # the task or its params could not be made for this try
             outcome = TryOutcome(TaskInstanceState.FAILED, error=f"{type(exc).__name__}: {exc}")
+            log.error("task %s could not start: %s", task.task_id, outcome.error)
             ti.start_date = ti.end_date = datetime.now(UTC)
         record.start_date, record.end_date = ti.start_date, ti.end_date
         record.error = outcome.error
@@ -300,13 +261,30 @@ class LocalDagRun:
             self._set_waiting(skipped, TaskInstanceState.SKIPPED)
 
     def _concrete(self, task: AbstractOperator, map_index: int) -> BaseOperator:
-        """A fresh copy of the operator for one try (rendering changes it)."""
+        """A fresh copy of the operator for one try: rendering and the task's code change it."""
         if isinstance(task, MappedOperator):
-            resolver = self._ti(task, map_index, 1)
-            args = task.expansion(lambda arg: arg.resolve({"ti": resolver}))[map_index]
-            return task.unmap(args)
+            return self._fresh(task.unmap(self.expansions[task.task_id][map_index]))
         assert isinstance(task, BaseOperator)
-        return copy.copy(task)
+        return self._fresh(task)
+
+    def _fresh(self, task: BaseOperator) -> BaseOperator:
+        """A deep copy sharing the DAG, its tasks and groups; shallow if it cannot be copied."""
+        memo = dict(self._shared)
+        memo.pop(id(task), None)
+        memo[id(task.task_group)] = task.task_group
+        try:
+            return copy.deepcopy(task, memo)
+        except Exception as exc:  # a client, a lock, ... held by the task
+            if task.task_id not in self._uncopyable:
+                self._uncopyable.add(task.task_id)
+                log.warning(
+                    "task %s cannot be deep-copied (%s: %s); attributes it changes in one "
+                    "try carry over to its retries",
+                    task.task_id,
+                    type(exc).__name__,
+                    exc,
+                )
+            return copy.copy(task)
 
     def _ti(self, task: AbstractOperator, map_index: int, try_number: int) -> RuntimeTaskInstance:
         return RuntimeTaskInstance(
@@ -325,7 +303,7 @@ class LocalDagRun:
             run=self.run,
             ti=ti,
             dag_run=self.dag_run,
-            params={**self.params, **_task_params(task, self.conf)},
+            params=resolve_task_params(self.dag.params, getattr(task, "params", None), self.conf),
             variables=self.variables,
             connections=self.connections,
             config=self.config,
@@ -357,15 +335,16 @@ class LocalDagRun:
     # -- single tasks (``tasks test`` and ``tasks render``) --------------------------
 
     def test_task(self, task_id: str) -> list[InstanceRecord]:
-        """Run one task, ignoring its dependencies (every map index if it is mapped)."""
+        """One try of one task, ignoring its dependencies (every map index if it is mapped).
+
+        As Airflow's ``tasks test``, there are no retries: a failed try with retries
+        left keeps the state it gave, ``up_for_retry``.
+        """
         task = self.dag.get_task(task_id)
         if isinstance(task, MappedOperator) and not self._expand(task):
             return self.instances[task_id]
         for record in self.instances[task_id]:
-            while True:
-                self._run_instance(task, record)
-                if record.state is not TaskInstanceState.UP_FOR_RETRY:
-                    break
+            self._run_instance(task, record)
         return self.instances[task_id]
 
     def render_task(self, task_id: str) -> list[tuple[int, dict[str, Any]]]:
@@ -384,13 +363,3 @@ class LocalDagRun:
             render_template_fields(concrete, self._context(concrete, ti), self.env)
             out.append((index, {f: getattr(concrete, f, None) for f in concrete.template_fields}))
         return out
-
-
-def _task_params(task: AbstractOperator, conf: Mapping[str, Any]) -> dict[str, Any]:
-    """Task-level params (declared on the task, not the DAG), overridden by conf."""
-    params = getattr(task, "params", None)
-    if not params:
-        return {}
-    dag_params = task.dag.params if task.dag else {}
-    own = {k: params.get_param(k) for k in params if k not in dag_params}
-    return {k: p.resolve(conf.get(k, p.value), name=k) for k, p in own.items()}

@@ -67,21 +67,49 @@ class RuntimeTaskInstance:
     def xcom_pull(
         self,
         task_ids: str | Iterable[str] | None = None,
+        dag_id: str | None = None,
         key: str = RETURN_VALUE,
+        include_prior_dates: bool = False,
+        *,
         map_indexes: int | Iterable[int] | None = None,
         default: Any = None,
-        **_ignored: Any,
+        run_id: str | None = None,
+        **unsupported: Any,
     ) -> Any:
         """Values pushed by other tasks of this run, as Airflow's ``xcom_pull``.
 
         One task id gives its value (a list over map indexes if it is mapped and
         ``map_indexes`` is not given); a list of task ids gives a list of values.
+        ``dag_id`` and ``run_id`` may only name this run: a local run holds no other XCom.
         """
+        self._check_pull_scope(dag_id, run_id, include_prior_dates, unsupported)
         if task_ids is None:
             task_ids = self.task_id
         if isinstance(task_ids, str):
             return self._pull_task(task_ids, key, map_indexes, default)
         return [self._pull_task(t, key, map_indexes, default) for t in task_ids]
+
+    def _check_pull_scope(
+        self,
+        dag_id: str | None,
+        run_id: str | None,
+        include_prior_dates: bool,
+        unsupported: Mapping[str, Any],
+    ) -> None:
+        """Refuse, rather than ignore, what would pull XCom from outside this run."""
+        problem = None
+        if unsupported:
+            problem = f"argument(s) {', '.join(map(repr, sorted(unsupported)))} are"
+        elif dag_id is not None and dag_id != self.dag_id:
+            problem = f"dag_id={dag_id!r} (another DAG) is"
+        elif run_id is not None and run_id != self.run_id:
+            problem = f"run_id={run_id!r} (another run) is"
+        elif include_prior_dates:
+            problem = "include_prior_dates=True is"
+        if problem:
+            raise XComError(
+                f"task '{self.task_id}': xcom_pull {problem} not supported in a local run yet"
+            )
 
     def _pull_task(
         self, task_id: str, key: str, map_indexes: int | Iterable[int] | None, default: Any
@@ -111,8 +139,8 @@ class RuntimeTaskInstance:
         if multiple_outputs:
             if not isinstance(value, Mapping):
                 raise XComError(
-                    f"task '{self.task_id}' has multiple_outputs=True but returned a "
-                    f"{type(value).__name__}, not a dict"
+                    f"task '{self.task_id}' has multiple_outputs=True but returned a value "
+                    f"of type {type(value).__name__}, not a dict"
                 )
             for k, v in value.items():
                 if not isinstance(k, str):

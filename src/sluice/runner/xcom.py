@@ -29,10 +29,13 @@ class MemoryXComStore:
     """XCom values of one run, held in memory (``dags test``, ``tasks test``)."""
 
     values: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    # The keys of each task instance, so clearing one is not a scan of the whole run.
+    _keys: dict[tuple[str, int], set[str]] = field(default_factory=dict, repr=False)
 
     def set(self, task_id: str, map_index: int, key: str, value: str) -> None:
         """Store an encoded value."""
         self.values[(task_id, map_index, key)] = value
+        self._keys.setdefault((task_id, map_index), set()).add(key)
 
     def get(self, task_id: str, map_index: int, key: str) -> str | None:
         """The encoded value, or None."""
@@ -44,8 +47,8 @@ class MemoryXComStore:
 
     def clear(self, task_id: str, map_index: int) -> None:
         """Drop a task instance's values."""
-        for k in [k for k in self.values if k[0] == task_id and k[1] == map_index]:
-            del self.values[k]
+        for key in self._keys.pop((task_id, map_index), ()):
+            self.values.pop((task_id, map_index, key), None)
 
 
 def push(

@@ -84,6 +84,19 @@ class ConnectionAccessor(_Namespace):
         super().__init__("connection", lookup)
 
 
+CONTEXT_KEYS: frozenset[str] = frozenset(
+    {
+        "dag", "task", "ti", "task_instance", "dag_run", "run_id", "logical_date",
+        "execution_date", "ds", "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz",
+        "data_interval_start", "data_interval_end", "prev_data_interval_start_success",
+        "prev_data_interval_end_success", "prev_start_date_success", "params", "conf", "var",
+        "conn", "macros", "test_mode", "task_instance_key_str", "map_index",
+        "triggering_dataset_events", "templates_dict",
+    }
+)  # fmt: skip
+"""The keys of :func:`build_context`, and ``templates_dict`` that PythonOperator adds."""
+
+
 def build_context(
     *,
     dag: DAG,

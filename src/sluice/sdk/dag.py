@@ -25,6 +25,7 @@ from sluice.sdk.taskgroup import TaskGroup
 P = ParamSpec("P")
 
 _NOTSET: Any = object()
+_MISSING: Any = object()
 _SDK_DIR = str(Path(__file__).resolve().parent)
 
 
@@ -71,7 +72,7 @@ class DAG:
             warnings.warn(
                 f"DAG '{dag_id}': schedule_interval is deprecated; use schedule",
                 DeprecationWarning,
-                stacklevel=2,
+                stacklevel=_user_stacklevel(),
             )
             schedule = schedule_interval
         self.schedule: Any = None if schedule is _NOTSET else schedule
@@ -139,14 +140,33 @@ class DAG:
             )
         return value
 
+    def apply_default_timezone(self, zone: tzinfo) -> None:
+        """Read the naive dates of this DAG and its tasks in ``zone``, as Airflow reads them
+        in ``[core] default_timezone``; parsing calls this once the DAG file has run.
+
+        A DAG whose start_date is naive or missing also takes ``zone`` as its timezone, the
+        one its cron schedule runs in: the caller remakes the timetable.
+        """
+        if self.start_date is None or self.start_date.tzinfo is None:
+            self.timezone = zone
+        self.start_date = _in_zone(self.start_date, zone)
+        self.end_date = _in_zone(self.end_date, zone)
+        for task in self.task_dict.values():
+            for name in ("start_date", "end_date"):
+                value = getattr(task, name, _MISSING)
+                if isinstance(value, datetime):
+                    setattr(task, name, _in_zone(value, zone))
+            self._bound_task_dates(task)
+
     @property
     def start_date_utc(self) -> datetime | None:
-        """start_date as aware UTC; a naive start_date is read as UTC."""
+        """start_date as aware UTC; a naive start_date (before parsing applied the default
+        timezone) is read as UTC."""
         return _to_utc(self.start_date)
 
     @property
     def end_date_utc(self) -> datetime | None:
-        """end_date as aware UTC; a naive end_date is read as UTC."""
+        """end_date as aware UTC; a naive end_date is read as UTC, as start_date_utc."""
         return _to_utc(self.end_date)
 
     @property
@@ -193,11 +213,17 @@ class DAG:
             )
         self.task_dict[task.task_id] = task
         task.dag = self
-        # As Airflow does, a task without its own dates takes the DAG's.
-        if getattr(task, "start_date", False) is None:
-            task.start_date = self.start_date  # type: ignore[attr-defined]
-        if getattr(task, "end_date", False) is None:
-            task.end_date = self.end_date  # type: ignore[attr-defined]
+        self._bound_task_dates(task)
+
+    def _bound_task_dates(self, task: AbstractOperator) -> None:
+        """Airflow's rule: a task starts at the later of its start_date and the DAG's, and
+        ends at the earlier of the two end_dates; a task without a date takes the DAG's."""
+        start = getattr(task, "start_date", _MISSING)
+        if start is not _MISSING:  # a mapped task has dates only if given to partial()
+            task.start_date = _bounded(start, self.start_date, max)  # type: ignore[attr-defined]
+        end = getattr(task, "end_date", _MISSING)
+        if end is not _MISSING:
+            task.end_date = _bounded(end, self.end_date, min)  # type: ignore[attr-defined]
 
     def get_task(self, task_id: str) -> AbstractOperator:
         """The task with this id; the error suggests close ids."""
@@ -250,6 +276,14 @@ class DAG:
                     f"DAG '{self.dag_id}' has schedule {self.timetable.summary!r} "
                     "but no start_date; set start_date on the DAG or in default_args"
                 )
+        if self.timetable.can_be_scheduled:
+            # As Airflow: a scheduled run has no conf, so every param must resolve alone.
+            for name, param in self.params.as_plain().items():
+                if not param.has_value:
+                    raise DagDefinitionError(
+                        f"DAG '{self.dag_id}' has a schedule, so every param needs a default;"
+                        f" param '{name}' has none"
+                    )
         try:
             self.params.validate_defaults()
         except Exception as exc:
@@ -313,7 +347,7 @@ def dag(dag_id: str | Callable[..., Any] | None = None, **dag_kwargs: Any) -> An
                 existing = params.get(name)
                 # As Airflow: the argument sets the value; a declared Param keeps its schema.
                 if isinstance(existing, Param) and not isinstance(value, Param):
-                    value = Param(value, existing.description, **existing.schema)
+                    value = existing.with_value(value)
                 params[name] = value
             kw = {**dag_kwargs, "params": params}
             kw.setdefault("doc_md", inspect.getdoc(fn))
@@ -336,12 +370,46 @@ def _positive(dag_id: str, name: str, value: object) -> int:
     return value
 
 
+def _in_zone(value: datetime | None, zone: tzinfo) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=zone)
+
+
+def _bounded(
+    own: datetime | None,
+    dags: datetime | None,
+    pick: Callable[[datetime, datetime], datetime],
+) -> datetime | None:
+    """``pick`` (max or min) of a task's date and its DAG's, either of which may be missing."""
+    if own is None or dags is None:
+        return dags if own is None else own
+    if not isinstance(own, datetime) or (own.tzinfo is None) != (dags.tzinfo is None):
+        # Not comparable yet: parsing compares them again once naive dates have a timezone.
+        return own
+    return pick(own, dags)
+
+
 def _to_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning raised in the SDK that points at the user's code.
+
+    Counted from the function that calls this and then ``warnings.warn``: ``DAG(...)`` in a
+    DAG file and a ``@dag`` function called there both warn at the DAG file's line.
+    """
+    level = 1
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_SDK_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _caller_file() -> str:

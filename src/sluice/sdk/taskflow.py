@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from sluice.core.errors import DagDefinitionError
 from sluice.sdk import definition_context
+from sluice.sdk.context import CONTEXT_KEYS
 from sluice.sdk.mapping import MappedOperator, OperatorPartial
 from sluice.sdk.operator import BaseOperator, Context
 from sluice.sdk.operators.bash import BashOperator
@@ -143,21 +144,27 @@ class TaskDecorator:
     def _check_call(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], partial: bool = False
     ) -> None:
+        name = self.kwargs.get("task_id") or self.function.__name__
         signature = inspect.signature(self.function)
         try:
-            if partial:
-                signature.bind_partial(*args, **kwargs)
-            else:
-                # Context values (ti, ds, ...) may be left out: they are filled at run time.
-                params = [
-                    p.replace(default=None)
-                    if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-                    else p
-                    for p in signature.parameters.values()
-                ]
-                signature.replace(parameters=params).bind(*args, **kwargs)
+            bound = signature.bind_partial(*args, **kwargs)
         except TypeError as exc:
-            raise DagDefinitionError(f"task '{self.function.__name__}': {exc}") from None
+            raise DagDefinitionError(f"task '{name}': {exc}") from None
+        if partial:
+            return
+        # Only context values (ti, ds, params, ...) may be left out: they are filled at run time.
+        missing = [
+            p.name
+            for p in signature.parameters.values()
+            if p.name not in bound.arguments
+            and p.default is p.empty
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            and p.name not in CONTEXT_KEYS
+        ]
+        if missing:
+            names = ", ".join(repr(m) for m in missing)
+            plural = "s" if len(missing) > 1 else ""
+            raise DagDefinitionError(f"task '{name}': missing required argument{plural} {names}")
 
 
 class TaskPartial:
@@ -179,6 +186,8 @@ class TaskPartial:
     def expand(self, **kwargs: Any) -> XComArg:
         """Map over the function's arguments."""
         mapped: MappedOperator = self._partial().expand(**kwargs)
+        # After expand() has named any unknown argument: that error says more.
+        self.decorator._check_call((), {**self.fixed, **kwargs})
         return XComArg(mapped)
 
     def expand_kwargs(self, value: Any) -> XComArg:

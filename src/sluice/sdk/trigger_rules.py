@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from sluice.core.errors import DagDefinitionError
+from sluice.core.suggestions import close_matches
 
 
 class TriggerRule(StrEnum):
@@ -27,6 +28,12 @@ class TriggerRule(StrEnum):
 # Built once: parse_trigger_rule runs for every task of every parsed DAG.
 _BY_VALUE: dict[str, TriggerRule] = {rule.value: rule for rule in TriggerRule}
 
+# Names older Airflow versions accepted, which DAG files ported from them still use.
+_RENAMED: dict[str, str] = {
+    "none_failed_or_skipped": "renamed none_failed_min_one_success in Airflow 2.2",
+    "dummy": "renamed always",
+}
+
 
 def parse_trigger_rule(value: str | TriggerRule) -> TriggerRule:
     """Return the TriggerRule named by ``value``, or raise DagDefinitionError."""
@@ -34,6 +41,18 @@ def parse_trigger_rule(value: str | TriggerRule) -> TriggerRule:
     # parses here must parse there too.
     rule = _BY_VALUE.get(value) if isinstance(value, str) else None
     if rule is None:
-        expected = ", ".join(_BY_VALUE)
-        raise DagDefinitionError(f"unknown trigger rule {value!r}; expected one of {expected}")
+        raise DagDefinitionError(_unknown_message(value))
     return rule
+
+
+def _unknown_message(value: object) -> str:
+    head = f"unknown trigger rule {value!r}"
+    if isinstance(value, str) and value in _RENAMED:
+        return f"{head}: {_RENAMED[value]}"
+    expected = ", ".join(_BY_VALUE)
+    word = value.strip() if isinstance(value, str) else ""
+    matches = close_matches(word, _BY_VALUE) if word else []
+    if matches:
+        hint = ", ".join(repr(m) for m in matches)
+        return f"{head}; did you mean {hint}? Expected one of {expected}"
+    return f"{head}; expected one of {expected}"

@@ -41,6 +41,17 @@ class XComArg(DependencyMixin):
         """The value, pulled from XCom (a list in map order if the task is mapped)."""
         return context["ti"].xcom_pull(task_ids=self.operator.task_id, key=self.key)
 
+    def __str__(self) -> str:
+        """The Jinja template that pulls this value, for use in a templated string.
+
+        As Airflow, ``f"echo {task.output}"`` renders to the value when the field is
+        rendered, but a string sets no dependency: set it with ``>>`` as well.
+        """
+        pull = (
+            f"task_ids='{self.operator.task_id}', dag_id='{self.operator.dag_id}', key='{self.key}'"
+        )
+        return "{{ task_instance.xcom_pull(" + pull + ") }}"
+
     def __repr__(self) -> str:
         return f"XComArg({self.operator.task_id!r}, {self.key!r})"
 

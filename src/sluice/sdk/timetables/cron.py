@@ -26,6 +26,15 @@ _PROBE_START = datetime(2000, 1, 1)
 
 _ONE_HOUR = timedelta(hours=1)
 
+# The five standard fields and the values croniter accepts in each (7 is Sunday too).
+_FIELDS: tuple[tuple[str, int, int], ...] = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+)
+
 
 class CronSchedule:
     """A cron expression evaluated in one timezone; every method takes and returns UTC."""
@@ -42,7 +51,8 @@ class CronSchedule:
         except CroniterBadDateError as exc:
             raise ScheduleError(f"invalid cron expression {expression!r}: it never fires") from exc
         except (CroniterError, ValueError, TypeError, KeyError, IndexError) as exc:
-            raise ScheduleError(f"invalid cron expression {expression!r}: {exc}") from exc
+            reason = _field_problem(self.expression) or str(exc)
+            raise ScheduleError(f"invalid cron expression {expression!r}: {reason}") from exc
         # Airflow's "fold hour" fix: a cron that fires every hour moves by elapsed time
         # across DST, so 02:30 CEST is followed by 02:30 CET, not by 03:30 CET.
         # croniter normalises an every-hour field to ["*"].
@@ -54,6 +64,27 @@ class CronSchedule:
 
     def next(self, current: datetime) -> datetime:
         """The first tick strictly after `current`."""
+        try:
+            return self._next(current)
+        except (OverflowError, ValueError) as exc:
+            raise self._out_of_range("after", current) from exc
+
+    def prev(self, current: datetime) -> datetime:
+        """The last tick strictly before `current`."""
+        try:
+            return self._prev(current)
+        except (OverflowError, ValueError) as exc:
+            raise self._out_of_range("before", current) from exc
+
+    def _out_of_range(self, direction: str, current: datetime) -> ScheduleError:
+        # croniter and datetime arithmetic fail past year 1 or 9999 (OverflowError, or
+        # ValueError "year 10000 is out of range"): the tick would not be a datetime.
+        return ScheduleError(
+            f"date out of range: cron expression {self.text!r} has no tick {direction}"
+            f" {current.isoformat()} that a datetime can hold (years 1 to 9999)"
+        )
+
+    def _next(self, current: datetime) -> datetime:
         naive = to_wall_clock(current, self.timezone)
         ticks = self._iterator(naive)
         scheduled = self._step(ticks, forward=True)
@@ -66,8 +97,7 @@ class CronSchedule:
             result = from_wall_clock(self._step(ticks, forward=True), self.timezone)
         return result
 
-    def prev(self, current: datetime) -> datetime:
-        """The last tick strictly before `current`."""
+    def _prev(self, current: datetime) -> datetime:
         naive = to_wall_clock(current, self.timezone)
         ticks = self._iterator(naive)
         scheduled = self._step(ticks, forward=False)
@@ -119,3 +149,24 @@ class CronExpressionMixin:
     def timezone(self) -> tzinfo:
         """The timezone the expression is read in."""
         return self._cron.timezone
+
+
+def _field_problem(expression: str) -> str | None:
+    """Which field of a cron croniter refused is wrong, such as "hour 25 is out of range 0-23".
+
+    None when no field is plainly wrong: the caller then shows croniter's own message.
+    """
+    fields = expression.split()
+    if expression.startswith("@"):
+        return f"unknown preset; the presets are {', '.join(CRON_PRESETS)}"
+    if len(fields) not in (5, 6, 7):
+        return f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
+    for (name, low, high), text in zip(_FIELDS, fields, strict=False):
+        for item in text.split(","):
+            span, _, step = item.partition("/")
+            if step and (not step.isdigit() or int(step) == 0):
+                return f"{name} step {step!r} is not a positive number"
+            for value in span.split("-"):
+                if value.isdigit() and not low <= int(value) <= high:
+                    return f"{name} {int(value)} is out of range {low}-{high}"
+    return None

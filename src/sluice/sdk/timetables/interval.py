@@ -165,10 +165,22 @@ class DeltaDataIntervalTimetable(_DataIntervalTimetable):
         return cls(timedelta(seconds=data["delta"]))
 
     def _get_next(self, current: datetime) -> datetime:
-        return current + self._delta
+        try:
+            return current + self._delta
+        except OverflowError:
+            raise self._out_of_range("after", current) from None
 
     def _get_prev(self, current: datetime) -> datetime:
-        return current - self._delta
+        try:
+            return current - self._delta
+        except OverflowError:
+            raise self._out_of_range("before", current) from None
+
+    def _out_of_range(self, direction: str, current: datetime) -> ScheduleError:
+        return ScheduleError(
+            f"date out of range: schedule {self.summary!r} has no interval {direction}"
+            f" {current.isoformat()} that a datetime can hold (years 1 to 9999)"
+        )
 
     def _align_to_next(self, current: datetime) -> datetime:
         return current

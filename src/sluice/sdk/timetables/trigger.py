@@ -106,7 +106,7 @@ class CronTriggerTimetable(CronExpressionMixin, Timetable):
     def infer_manual_data_interval(self, *, run_after: datetime) -> DataInterval:
         """The interval that ends at `run_after`."""
         end = ensure_utc(run_after, "run_after")
-        return DataInterval(end - self._interval, end)
+        return DataInterval(self._interval_start(end), end)
 
     def next_dagrun_info(
         self,
@@ -137,7 +137,18 @@ class CronTriggerTimetable(CronExpressionMixin, Timetable):
             tick = max(candidates)
         if restriction.latest is not None and restriction.latest < tick:
             return None
-        return DagRunInfo(run_after=tick, data_interval=DataInterval(tick - self._interval, tick))
+        return DagRunInfo(
+            run_after=tick, data_interval=DataInterval(self._interval_start(tick), tick)
+        )
+
+    def _interval_start(self, end: datetime) -> datetime:
+        try:
+            return end - self._interval
+        except OverflowError:
+            raise ScheduleError(
+                f"date out of range: the data interval ending {end.isoformat()} would start"
+                " before year 1"
+            ) from None
 
     def _first_tick(self, now: datetime) -> datetime:
         # Without start_date: the latest past tick or the next one, per run_immediately.

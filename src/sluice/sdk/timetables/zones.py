@@ -85,7 +85,12 @@ def ensure_utc(value: object, what: str) -> datetime:
         raise ScheduleError(f"{what} must be a datetime, got {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ScheduleError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
-    moment = value.astimezone(UTC)
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        raise ScheduleError(
+            f"date out of range: {what} {value.isoformat()} is before year 1 or after 9999 in UTC"
+        ) from None
     # Rebuild so that pendulum DateTimes and other subclasses never leak out.
     return datetime(
         moment.year,

@@ -1,4 +1,8 @@
-"""The built-in operators: ``from sluice.operators import BashOperator, PythonOperator``."""
+"""The built-in operators: ``from sluice.operators import BashOperator, PythonOperator``.
+
+As in Airflow 2, each also imports from its own module: ``sluice.operators.bash``,
+``sluice.operators.python``, ``sluice.operators.empty``.
+"""
 
 from __future__ import annotations
 
