@@ -1,4 +1,9 @@
-"""Every error Sluice raises on purpose descends from SluiceError."""
+"""Errors Sluice raises descend from SluiceError, one base per concern.
+
+SkipTask, FailTask and DownstreamTasksSkipped are different: they are signals that task
+code raises to end a task a certain way, kept outside SluiceError so that a task's
+``except SluiceError`` never swallows them.
+"""
 
 from __future__ import annotations
 
