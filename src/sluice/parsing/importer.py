@@ -6,9 +6,9 @@ it runs so that sibling helper modules import. Helper modules stay cached in ``s
 like any import: a changed helper is seen by a new process, which is how the DAG processor
 parses files.
 
-The per-file time limit uses SIGALRM and so applies only on the main thread of a POSIX
-process; elsewhere there is no limit here, and the DAG processor enforces one by parsing in a
-subprocess.
+The per-file time limit (``sluice.parsing.time_limit``) uses SIGALRM and so applies only on
+the main thread of a POSIX process; elsewhere there is no limit here, and the DAG processor
+enforces one by parsing in a subprocess.
 """
 
 from __future__ import annotations
@@ -19,11 +19,8 @@ import importlib.util
 import linecache
 import os
 import re
-import signal
 import sys
-import threading
 import time
-import traceback
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -36,26 +33,20 @@ from sluice.core.errors import DagDefinitionError, DagNotFound, ParsingError, Sc
 from sluice.core.suggestions import unknown_id_message
 from sluice.parsing.checks import DagIdOwners, finalize_dag
 from sluice.parsing.discover import find_dag_files
+from sluice.parsing.import_errors import (
+    EXAMPLES_DIR,
+    ImportErrorInfo,
+    check_error,
+    combine_errors,
+    exception_error,
+    file_label,
+)
+from sluice.parsing.time_limit import ImportTimeout, time_limit
 from sluice.sdk import definition_context
 from sluice.sdk.dag import DAG
 from sluice.sdk.timetables.zones import parse_timezone
 
-_SLUICE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_EXAMPLES_DIR = os.path.join(_SLUICE_DIR, "example_dags")
-# What the checks raise names its DAG this way ("DAG 'etl': invalid schedule ...").
-_NAMED_DAG = re.compile(r"\bDAG '([^']+)'")
 LIST_IMPORT_ERRORS = "sluice dags list-import-errors"
-
-
-@dataclass(frozen=True)
-class ImportErrorInfo:
-    """Why a DAG file, or one DAG in it, could not be loaded."""
-
-    file: str  # absolute path
-    line: int | None  # the line in the DAG file where it failed, if known
-    message: str  # one line naming the file, and the DAG and task where they apply
-    traceback: str  # the user's traceback for exceptions; the message for failed checks
-    dag_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +120,7 @@ class DagBag:
 
 def example_dags_folder() -> Path:
     """The folder of the example DAGs shipped with Sluice."""
-    return Path(_EXAMPLES_DIR)
+    return Path(EXAMPLES_DIR)
 
 
 def module_name_for(path: Path) -> str:
@@ -183,7 +174,7 @@ def load_dag_bag(
         for dag, line in imported.dags:
             duplicate = owners.claim(dag.dag_id, file, label)
             if duplicate is not None:
-                errors.append(_check_error(file, label, line, duplicate, dag.dag_id))
+                errors.append(check_error(file, label, line, duplicate, dag.dag_id))
                 continue
             problem = _finalize(
                 dag,
@@ -200,7 +191,7 @@ def load_dag_bag(
             bag.dags[dag.dag_id] = dag
         kept = [dag for dag, _ in imported.dags if bag.dags.get(dag.dag_id) is dag]
         if errors:
-            bag.import_errors[file] = _combine(errors)
+            bag.import_errors[file] = combine_errors(errors)
         bag.file_stats.append(
             FileStat(
                 file=file,
@@ -219,11 +210,6 @@ class _Imported:
     error: ImportErrorInfo | None
     duration: float
     warnings: list[str] = field(default_factory=list)  # "file:line: Category: message"
-
-
-class _ImportTimeout(BaseException):
-    """Raised in the DAG file's code when its time is up; a BaseException so that the user's
-    ``except Exception`` cannot swallow it."""
 
 
 def _import(path: Path, *, timeout: float, label: str) -> _Imported:
@@ -257,16 +243,16 @@ def _import(path: Path, *, timeout: float, label: str) -> _Imported:
             _recording_warnings(raised, file=file, label=label),
             _on_sys_path(os.path.dirname(file)),
             definition_context.watching_new_dags(on_dag_created),
-            _time_limit(timeout),
+            time_limit(timeout),
         ):
             # Compiled here rather than by the import system, whose bytecode cache trusts
             # whole-second mtimes and would miss an edit made within the same second.
             code = compile(source, file, "exec", dont_inherit=True)
             sys.modules[name] = module
             exec(code, module.__dict__)
-    except (Exception, SystemExit, _ImportTimeout) as exc:
+    except (Exception, SystemExit, ImportTimeout) as exc:
         sys.modules.pop(name, None)
-        error = _exception_error(exc, file=file, label=label, timeout=timeout)
+        error = exception_error(exc, file=file, label=label, timeout=timeout)
         return _Imported([], error, time.perf_counter() - started, raised)
 
     dags, duplicates = _collect(module, created, file=file, label=label)
@@ -326,11 +312,11 @@ def _collect(
         if dag.dag_id in lines:
             where = f" (lines {lines[dag.dag_id]} and {line})" if lines[dag.dag_id] and line else ""
             text = f"DAG '{dag.dag_id}' is defined twice in this file{where}"
-            errors.append(_check_error(file, label, line, text, dag.dag_id))
+            errors.append(check_error(file, label, line, text, dag.dag_id))
             continue
         lines[dag.dag_id] = line
         dags.append((dag, line))
-    return dags, _combine(errors) if errors else None
+    return dags, combine_errors(errors) if errors else None
 
 
 def _finalize(
@@ -351,87 +337,13 @@ def _finalize(
             default_timezone=default_timezone,
         )
     except DagDefinitionError as exc:
-        return _check_error(file, label, line, str(exc), dag.dag_id)
+        return check_error(file, label, line, str(exc), dag.dag_id)
     except Exception as exc:  # user code: a custom timetable, a param's validation
-        error = _exception_error(exc, file=file, label=label, timeout=0)
+        error = exception_error(exc, file=file, label=label, timeout=0)
         return ImportErrorInfo(
             file, error.line or line, error.message, error.traceback, dag_id=dag.dag_id
         )
     return None
-
-
-def _check_error(
-    file: str, label: str, line: int | None, text: str, dag_id: str | None
-) -> ImportErrorInfo:
-    message = _message(label, line, text)
-    return ImportErrorInfo(file, line, message, message, dag_id=dag_id)
-
-
-def _exception_error(
-    exc: BaseException, *, file: str, label: str, timeout: float
-) -> ImportErrorInfo:
-    """An import error for an exception raised by the file's code, with the user's traceback."""
-    full = traceback.TracebackException.from_exception(exc)
-    frames = list(full.stack)
-    line = next((f.lineno for f in reversed(frames) if f.filename == file), None)
-    if isinstance(exc, SyntaxError) and exc.filename == file:
-        line = exc.lineno
-
-    # Sluice's own frames above the user's code are noise. Below it they are kept for a
-    # user's exception (they may be where the user's value went wrong) but dropped for a
-    # definition error or a timeout, which Sluice raised on purpose.
-    while frames and _is_sluice_frame(frames[0].filename, file):
-        frames.pop(0)
-    on_purpose = isinstance(exc, DagDefinitionError | _ImportTimeout)
-    while on_purpose and frames and _is_sluice_frame(frames[-1].filename, file):
-        frames.pop()
-    full.stack = traceback.StackSummary.from_list(frames)
-
-    dag_id = None
-    if isinstance(exc, _ImportTimeout):
-        text = f"DAG file took longer than {timeout:g} s to import"
-        header = "Traceback (most recent call last):\n" if frames else ""
-        details = header + "".join(full.stack.format()) + f"{text}\n"
-    else:
-        text = str(exc) if isinstance(exc, DagDefinitionError) else _one_line(exc)
-        details = "".join(full.format())
-        if isinstance(exc, DagDefinitionError):
-            # A bad cron, trigger rule or duplicate task id: Sluice's message names the DAG.
-            named = _NAMED_DAG.search(text)
-            dag_id = named.group(1) if named else None
-    return ImportErrorInfo(file, line, _message(label, line, text), details, dag_id=dag_id)
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, SyntaxError):
-        return f"{type(exc).__name__}: {exc.msg}"
-    first = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {first[0]}" if first else type(exc).__name__
-
-
-def _is_sluice_frame(filename: str, file: str) -> bool:
-    return (
-        filename != file
-        and filename.startswith(_SLUICE_DIR + os.sep)
-        and not filename.startswith(_EXAMPLES_DIR + os.sep)
-    )
-
-
-def _message(label: str, line: int | None, text: str) -> str:
-    where = f"{label}:{line}" if line else label
-    first = text.strip().splitlines()
-    return f"{where}: {first[0] if first else text}"
-
-
-def _combine(errors: list[ImportErrorInfo]) -> ImportErrorInfo:
-    """One error per file, as the store keeps them: the first, with the others' details."""
-    if len(errors) == 1:
-        return errors[0]
-    first = errors[0]
-    more = len(errors) - 1
-    message = f"{first.message} (and {more} more problem{'s' if more > 1 else ''})"
-    details = "\n\n".join(error.traceback for error in errors)
-    return ImportErrorInfo(first.file, first.line, message, details, first.dag_id)
 
 
 def _files(paths: Sequence[Path], *, safe_mode: bool) -> Iterator[tuple[str, str]]:
@@ -443,15 +355,7 @@ def _files(paths: Sequence[Path], *, safe_mode: bool) -> Iterator[tuple[str, str
             file = os.path.abspath(found)
             if file not in seen:
                 seen.add(file)
-                yield file, _label(file, root)
-
-
-def _label(file: str, root: str | None) -> str:
-    """``dags/team/etl.py``: the path from the scanned folder's name; a file scanned on its
-    own keeps its absolute path (a short ``tmp/etl.py`` would read as a relative path)."""
-    if root is not None:
-        return Path(os.path.relpath(file, os.path.dirname(root))).as_posix()
-    return file
+                yield file, file_label(file, root)
 
 
 @contextmanager
@@ -465,40 +369,6 @@ def _on_sys_path(folder: str) -> Iterator[None]:
         if added:
             with suppress(ValueError):
                 sys.path.remove(folder)
-
-
-def _on_alarm(signum: int, frame: FrameType | None) -> None:
-    raise _ImportTimeout
-
-
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise _ImportTimeout in the block after ``seconds``, on the main thread only."""
-    if (
-        seconds <= 0
-        or not hasattr(signal, "SIGALRM")
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        yield
-        return
-    outer_delay, outer_interval = signal.getitimer(signal.ITIMER_REAL)
-    if 0 < outer_delay <= seconds:
-        # A sooner deadline (a caller's own time limit) is already armed: it rules.
-        yield
-        return
-    outer_handler = signal.signal(signal.SIGALRM, _on_alarm)
-    started = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        finally:  # the alarm may fire just before the line above: restore all the same
-            signal.signal(signal.SIGALRM, outer_handler or signal.SIG_DFL)
-            if outer_delay > 0:
-                left = max(outer_delay - (time.monotonic() - started), 1e-6)
-                signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
 
 __all__ = [
