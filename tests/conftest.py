@@ -61,3 +61,6 @@ def _states(result: RunResult) -> dict[str, Any]:
 def states() -> Callable[[RunResult], dict[str, Any]]:
     """Final state per task id; a mapped task gives the list of its instances' states."""
     return _states
+
+
+pytest_plugins = ["tests.store_backends"]

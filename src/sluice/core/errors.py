@@ -32,6 +32,18 @@ class ScheduleError(DagDefinitionError):
     """Raised when a schedule, cron string or timetable is invalid."""
 
 
+class StoreError(SluiceError):
+    """Raised when the metadata database refuses something or cannot be reached."""
+
+
+class TransitionError(StoreError):
+    """Raised when a state change is not allowed from the current state."""
+
+
+class ExecutorError(SluiceError):
+    """Raised when an executor cannot run a workload."""
+
+
 class ParamValidationError(SluiceError):
     """Raised when a run's conf does not satisfy the DAG's params."""
 

@@ -1,0 +1,71 @@
+"""What crosses a process boundary: frozen, versioned data, never live objects or user code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MESSAGE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TaskInstanceKey:
+    """Which task instance: DAG, run, task and map index."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+
+    def __str__(self) -> str:
+        index = f"[{self.map_index}]" if self.map_index >= 0 else ""
+        return f"{self.dag_id}.{self.task_id}{index} ({self.run_id})"
+
+
+@dataclass(frozen=True)
+class TaskWorkload:
+    """Run one try of one task instance: what an executor hands to a task runner."""
+
+    key: TaskInstanceKey
+    try_number: int
+    dag_file: str
+    """The DAG file the runner imports to find the task (the DAG's fileloc)."""
+    queue: str = "default"
+    priority: int = 1
+    version: int = MESSAGE_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for a broker."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskWorkload:
+        """The inverse of :meth:`to_dict`; refuses another message version."""
+        if data.get("version") != MESSAGE_VERSION:
+            raise ValueError(f"workload version {data.get('version')!r} is not {MESSAGE_VERSION}")
+        key = TaskInstanceKey(**data["key"])
+        return cls(**{**data, "key": key})
+
+
+@dataclass(frozen=True)
+class CallbackWorkload:
+    """Run a DAG-level callback (on_success_callback / on_failure_callback) for a run."""
+
+    dag_id: str
+    run_id: str
+    dag_file: str
+    kind: str
+    """``success`` or ``failure``."""
+    reason: str = ""
+    version: int = MESSAGE_VERSION
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """An executor's report that a workload's process ended."""
+
+    key: TaskInstanceKey
+    try_number: int
+    exit_code: int | None
+    """None when the process could not be started; negative for a signal."""
+    message: str = ""

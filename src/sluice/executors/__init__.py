@@ -1,0 +1,1 @@
+"""How task instances reach a runner: sequential, local processes, Celery."""

@@ -1,0 +1,1 @@
+"""The DAG processor: parses DAG files into the metadata database."""

@@ -1,0 +1,1 @@
+"""The scheduler: runs from timetables, readiness, queuing, retries, recovery."""

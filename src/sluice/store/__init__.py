@@ -1,0 +1,1 @@
+"""The metadata database: tables, sessions, migrations, queries, and the one state writer."""

@@ -1,0 +1,86 @@
+"""Engines and sessions: one per process, made from the database URL in the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sluice.core.errors import StoreError
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and the pragmas a busy scheduler needs."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"invalid database URL {url!r}: {exc}") from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername="mysql+pymysql")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # Let SQLAlchemy, not the driver, open transactions: BEGIN IMMEDIATE takes
+        # the write lock up front, so two writers queue instead of deadlocking.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800}
+    if parsed.get_backend_name() == "mysql":
+        options["isolation_level"] = "READ COMMITTED"
+    options.update(kwargs)
+    try:
+        return create_engine(parsed, **options)
+    except (ArgumentError, ModuleNotFoundError) as exc:
+        raise StoreError(f"cannot use database URL {parsed!r}: {exc}") from None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+    # The driver's own transaction handling is off; SQLAlchemy's "begin" event issues BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded rows usable after commit (no lazy reload per attribute)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+class Store:
+    """The database of one process: an engine and its sessions."""
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_options)
+        self.sessions = session_factory(self.engine)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite``, ``postgresql`` or ``mysql``."""
+        return self.engine.dialect.name
+
+    def transaction(self) -> Any:
+        """A session in one transaction (a context manager)."""
+        return transaction(self.sessions)
+
+    def dispose(self) -> None:
+        """Close every pooled connection (after a fork, or at exit)."""
+        self.engine.dispose()
