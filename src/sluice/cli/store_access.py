@@ -1,0 +1,15 @@
+"""Opening the metadata database for a command."""
+
+from __future__ import annotations
+
+from sluice.config import Settings
+from sluice.store.engine import Store
+from sluice.store.schema import ensure_current
+
+
+def open_store(settings: Settings, *, check: bool = True) -> Store:
+    """The database the settings name; by default refuses one that is not migrated."""
+    store = Store(settings.get_str("database", "sql_alchemy_conn"))
+    if check:
+        ensure_current(store)
+    return store
