@@ -7,6 +7,15 @@ from typing import Any
 import click
 
 from sluice import __version__
+from sluice.cli import (
+    backfill_cmd,
+    db_cmd,
+    processor_cmd,
+    runs_cmd,
+    scheduler_cmd,
+    task_state_cmd,
+    tasks_run_cmd,
+)
 from sluice.cli.config_cmd import config_group
 from sluice.cli.dags import dags_group
 from sluice.cli.tasks import tasks_group
@@ -43,6 +52,17 @@ def version() -> None:
 cli.add_command(config_group)
 cli.add_command(dags_group)
 cli.add_command(tasks_group)
+for _module in (
+    db_cmd,
+    runs_cmd,
+    backfill_cmd,
+    task_state_cmd,
+    tasks_run_cmd,
+    processor_cmd,
+    scheduler_cmd,
+):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
 
 
 def main() -> None:

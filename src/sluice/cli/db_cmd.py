@@ -1,0 +1,8 @@
+"""sluice db ... and sluice pools ...: the metadata database and its pools."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
+"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""

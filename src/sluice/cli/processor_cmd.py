@@ -1,0 +1,8 @@
+"""sluice dag-processor and sluice dags report."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
+"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""

@@ -1,0 +1,8 @@
+"""Task instances in the database: states-for-dag-run, state, clear, failed-deps."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
+"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""

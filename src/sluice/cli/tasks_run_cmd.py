@@ -1,0 +1,8 @@
+"""sluice tasks run: one task instance, run the way an executor runs it."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
+"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""
