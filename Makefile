@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
-run: $(RUN_STAMP)  ## install Sluice and run the example ETL DAG end to end
-	$(BIN)/sluice dags test example_etl
+run: $(RUN_STAMP)  ## run `sluice standalone` on SQLite with the example DAGs unpaused
+	SLUICE__CORE__DAGS_ARE_PAUSED_AT_CREATION=false $(BIN)/sluice standalone
 
 test: $(STAMP)  ## install the dev extras and run the whole test suite
 	$(BIN)/pytest -q

@@ -2,20 +2,24 @@
 
 Set ``SLUICE_TEST_POSTGRES_URL`` (e.g. ``postgresql://postgres@127.0.0.1:5432/test``) and
 ``SLUICE_TEST_MYSQL_URL`` (e.g. ``mysql://root@127.0.0.1:3306/test``) to include them;
-``.ci/run`` sets both to the local servers.
+``.ci/run`` sets both to the local servers. Each test session creates a database of its own
+on those servers (``sluice_test_<pid>_<random>``, dropped at the end), so that sessions
+running at the same time never drop each other's tables; the URL's user needs the right
+to create databases.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, make_url, text
 
-from sluice.store.engine import Store
-from sluice.store.schema import create_schema, drop_schema
+from sluice.store.engine import Store, make_engine
+from sluice.store.schema import drop_schema, ensure_default_pool, migrate
 from sluice.store.tables import Base
 
 BACKENDS = ["sqlite", "postgresql", "mysql"]
@@ -23,7 +27,7 @@ _ENV = {"postgresql": "SLUICE_TEST_POSTGRES_URL", "mysql": "SLUICE_TEST_MYSQL_UR
 
 
 def backend_url(backend: str, tmp_dir: Path) -> str:
-    """The URL to test ``backend`` on, or skip with the variable that enables it."""
+    """The URL given for ``backend`` (SQLite: a file in ``tmp_dir``), or skip the test."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_dir / 'sluice-test.db'}"
     url = os.environ.get(_ENV[backend])
@@ -32,15 +36,40 @@ def backend_url(backend: str, tmp_dir: Path) -> str:
     return url
 
 
+def server_command(url: str, sql: str) -> None:
+    """Run one statement outside any transaction (CREATE or DROP DATABASE)."""
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def store_session(
+def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Store]:
+) -> Iterator[str]:
+    """A new, empty database for this session on ``request.param``'s backend."""
+    backend: str = request.param
+    url = backend_url(backend, tmp_path_factory.mktemp(backend))
+    if backend == "sqlite":
+        yield url
+        return
+    name = f"sluice_test_{os.getpid()}_{secrets.token_hex(3)}"
+    server_command(url, f"CREATE DATABASE {name}")
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if backend == "postgresql" else ""
+        server_command(url, f"DROP DATABASE IF EXISTS {name}{force}")
+
+
+@pytest.fixture(scope="session")
+def store_session(database_url: str) -> Iterator[Store]:
     """One migrated database per backend for the whole test session."""
-    url = backend_url(request.param, tmp_path_factory.mktemp(request.param))
-    store = Store(url)
-    drop_schema(store)
-    create_schema(store)
+    store = Store(database_url)
+    migrate(store)
     yield store
     drop_schema(store)
     store.dispose()
@@ -48,8 +77,18 @@ def store_session(
 
 @pytest.fixture
 def store(store_session: Store) -> Iterator[Store]:
-    """An empty database (every table emptied before the test), on each backend."""
+    """A freshly migrated database: every table emptied, then default_pool put back."""
     with store_session.transaction() as session:
         for table in reversed(Base.metadata.sorted_tables):
             session.execute(delete(table))
+    ensure_default_pool(store_session)
     yield store_session
+
+
+@pytest.fixture
+def empty_store(store_session: Store) -> Iterator[Store]:
+    """The session's database with no schema at all; migrated again afterwards."""
+    drop_schema(store_session)
+    yield store_session
+    drop_schema(store_session)
+    migrate(store_session)

@@ -2,7 +2,208 @@
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from sluice.cli.loading import cli_settings
+from sluice.cli.store_access import open_store
+from sluice.config import Settings
+from sluice.core.messages import TaskWorkload
+from sluice.executors.base import Executor
+from sluice.executors.local import LocalExecutor
+from sluice.executors.sequential import SequentialExecutor
+from sluice.processor.options import ProcessorOptions
+from sluice.processor.processor import DagProcessor, ProcessorReport
+from sluice.runner.dag_cache import DagCache
+from sluice.runner.task_runner import run_task_workload
+from sluice.scheduler.loop import SchedulerJob
+from sluice.store import schema
+from sluice.store.engine import Store
+
+EXECUTORS = ("local", "sequential")
+PROCESSOR_STOP_GRACE = 10.0
+"""Seconds the DAG processor gets to finish its scan when standalone stops."""
+
+
+def build_executor(kind: str, settings: Settings, store: Store) -> Executor:
+    """An executor whose workers run tasks with the task runner, over ``store``."""
+    dags = DagCache.from_settings(settings)
+
+    def run_task(workload: TaskWorkload) -> int:
+        return run_task_workload(workload, settings=settings, store=store, dags=dags)
+
+    def prepare(workload: TaskWorkload) -> None:
+        # Imported once in the warm worker, so that each task's child starts with it.
+        dags.get_dag(workload.dag_file, workload.key.dag_id)
+
+    def child_init() -> None:
+        # The child must not share the parent's database connections: drop them unclosed.
+        store.engine.dispose(close=False)
+
+    if kind == "sequential":
+        return SequentialExecutor(run_task, prepare=prepare, child_init=child_init)
+    parallelism = settings.get_int("core", "parallelism")
+    return LocalExecutor(parallelism, run_task, prepare=prepare, child_init=child_init)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Sluice's own log lines on stderr, at [logging] level."""
+    logging.basicConfig(
+        level=settings.get_str("logging", "level"),
+        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM set ``stop``; a second one raises KeyboardInterrupt (kill tasks)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("Stopping: waiting for running tasks to finish (Ctrl-C again kills them).")
+
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@click.command("scheduler")
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="local: [core] parallelism warm worker processes; sequential: one task at a time.",
+)
+def scheduler(executor: str) -> None:
+    """Create runs on schedule, run their tasks, and recover from crashes.
+
+    Runs until Ctrl-C or SIGTERM, then lets running tasks finish (a second Ctrl-C kills
+    them). Another scheduler may run at the same time on PostgreSQL or MySQL.
+    """
+    settings = cli_settings()
+    store = open_store(settings)
+    try:
+        configure_logging(settings)
+        stop = threading.Event()
+        job = SchedulerJob(settings, store, build_executor(executor, settings, store))
+        click.echo(
+            f"Scheduler (pid {os.getpid()}) on {_url(store)} with the {executor} executor"
+            f"{_slots(executor, settings)}; Ctrl-C stops it."
+        )
+        with stop_on_signals(stop):
+            job.run(stop)
+        click.echo("Scheduler stopped.")
+    finally:
+        store.dispose()
+
+
+@click.command("standalone")
+def standalone() -> None:
+    """Migrate the database, then run the DAG processor and the scheduler together.
+
+    The DAG processor runs in a child process; the scheduler and its LocalExecutor run in
+    this one, with [core] parallelism worker processes. Ctrl-C stops everything.
+    """
+    settings = cli_settings()
+    store = open_store(settings, check=False)
+    try:
+        result = schema.migrate(
+            store, default_pool_slots=settings.get_int("scheduler", "default_pool_slots")
+        )
+        configure_logging(settings)
+        stop = threading.Event()
+        # Forked before the executor starts: no thread of ours exists yet.
+        processor = _start_processor(settings, store)
+        options = ProcessorOptions.from_settings(settings)
+        folders = ", ".join(str(f) for f in options.folders) or "no folder"
+        migrated = "migrated" if result.changed else "up to date"
+        click.echo(
+            f"Sluice standalone (pid {os.getpid()}), home {settings.home}\n"
+            f"  database:      {_url(store)} ({migrated})\n"
+            f"  DAG processor: pid {processor.pid}, scanning {folders}"
+            f" every {options.refresh_interval:g} s\n"
+            f"  scheduler:     pid {os.getpid()}, local executor{_slots('local', settings)}\n"
+            f"  task logs:     {settings.base_log_folder}\n"
+            "Ctrl-C stops everything."
+        )
+        try:
+            job = SchedulerJob(settings, store, build_executor("local", settings, store))
+            with stop_on_signals(stop):
+                job.run(stop)
+        finally:
+            _stop_processor(processor)
+        click.echo("Sluice standalone stopped.")
+    finally:
+        store.dispose()
+
+
+def _start_processor(settings: Settings, store: Store) -> multiprocessing.process.BaseProcess:
+    context = multiprocessing.get_context("fork")
+    process = context.Process(
+        target=_processor_main, args=(settings, store), name="sluice-dag-processor"
+    )
+    process.start()
+    return process
+
+
+def _processor_main(settings: Settings, store: Store) -> None:
+    """The DAG processor's child process: its own database connections, stopped by signal."""
+    # The parent's pooled connections are the parent's: drop them without closing them.
+    store.engine.dispose(close=False)
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    with DagProcessor(ProcessorOptions.from_settings(settings), store) as processor:
+        processor.run_forever(stop, on_report=_log_report)
+
+
+def _log_report(report: ProcessorReport) -> None:
+    log = logging.getLogger("sluice.processor")
+    if report.changed:
+        log.info("%s", report.summary())
+        for message in report.errors.values():
+            log.warning("Import error: %s", message)
+
+
+def _stop_processor(process: multiprocessing.process.BaseProcess) -> None:
+    if process.is_alive() and process.pid is not None:
+        os.kill(process.pid, signal.SIGTERM)
+    process.join(PROCESSOR_STOP_GRACE)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+def _url(store: Store) -> str:
+    return store.engine.url.render_as_string(hide_password=True)
+
+
+def _slots(executor: str, settings: Settings) -> str:
+    if executor == "sequential":
+        return ""
+    return f" ({settings.get_int('core', 'parallelism')} worker processes)"
+
+
+COMMANDS: list[click.Command] = [scheduler, standalone]
 """Top-level commands this module adds to `sluice`; subcommands attach to their groups."""

@@ -11,5 +11,9 @@ def open_store(settings: Settings, *, check: bool = True) -> Store:
     """The database the settings name; by default refuses one that is not migrated."""
     store = Store(settings.get_str("database", "sql_alchemy_conn"))
     if check:
-        ensure_current(store)
+        try:
+            ensure_current(store)
+        except BaseException:
+            store.dispose()  # a refused store must not leave pooled connections behind
+            raise
     return store

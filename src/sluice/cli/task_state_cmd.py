@@ -1,8 +1,220 @@
-"""Task instances in the database: states-for-dag-run, state, clear, failed-deps."""
+"""Task instances in the database: their states, clearing them, and why one is not running."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from typing import Any
+
 import click
+
+from sluice.cli.arguments import parse_datetime
+from sluice.cli.output import output_option, print_mapping, print_rows, warn
+from sluice.cli.stored_dags import (
+    CommandRefused,
+    instance_row,
+    load_stored_dag,
+    opened_store,
+    record_action,
+    to_utc,
+)
+from sluice.cli.task_deps import unmet_dependencies
+from sluice.cli.tasks import tasks_group
+from sluice.core.states import TaskInstanceState
+from sluice.parsing.serialized import SerializedDag
+from sluice.store.clearing import clear_task_instances
+from sluice.store.run_queries import (
+    get_dag,
+    get_run,
+    get_task_instance,
+    instances_to_clear,
+    run_task_instances,
+)
+from sluice.store.transitions import now
 
 COMMANDS: list[click.Command] = []
 """Top-level commands this module adds to `sluice`; subcommands attach to their groups."""
+
+S = TaskInstanceState
+_FAILED = (S.FAILED.value, S.UPSTREAM_FAILED.value)
+
+_map_index_option = click.option(
+    "--map-index",
+    "-m",
+    type=click.IntRange(min=-1),
+    default=None,
+    help="The map index of a mapped task's instance.",
+)
+
+
+@tasks_group.command("states-for-dag-run")
+@click.argument("dag_id")
+@click.argument("run_id")
+@output_option()
+def states_for_dag_run(dag_id: str, run_id: str, output: str) -> None:
+    """List the task instances of one run of DAG_ID with their states."""
+    with opened_store() as (_, store), store.transaction() as session:
+        run = get_run(session, dag_id, run_id)
+        rows = [instance_row(ti) for ti in run_task_instances(session, dag_id, run.run_id)]
+    columns = ["task_id", "map_index", "state", "try_number", "start_date", "end_date", "duration"]
+    print_rows(rows, columns, output, empty=f"Run '{run_id}' has no task instances.")
+
+
+@tasks_group.command("state")
+@click.argument("dag_id")
+@click.argument("task_id")
+@click.argument("run_id")
+@_map_index_option
+@output_option()
+def task_state(dag_id: str, task_id: str, run_id: str, map_index: int | None, output: str) -> None:
+    """Show the state of one task instance (`-o plain` prints the state alone)."""
+    with opened_store() as (_, store), store.transaction() as session:
+        ti = get_task_instance(session, get_run(session, dag_id, run_id), task_id, map_index)
+        row = instance_row(ti)
+    if output == "plain":
+        click.echo(row["state"])
+        return
+    print_mapping(row, output)
+
+
+@tasks_group.command("clear")
+@click.argument("dag_id")
+@click.option("--task-regex", "-t", default=None, help="Only tasks whose id matches (re.search).")
+@click.option("--downstream", "-d", is_flag=True, help="Add the tasks downstream of those.")
+@click.option("--upstream", "-u", is_flag=True, help="Add the tasks upstream of those.")
+@click.option("--only-failed", "-f", is_flag=True, help="Only failed and upstream_failed ones.")
+@click.option(
+    "--start-date",
+    "-s",
+    default=None,
+    metavar="DATETIME",
+    callback=parse_datetime,
+    help="Only runs with a logical date from this one (naive means [core] default_timezone).",
+)
+@click.option(
+    "--end-date",
+    "-e",
+    default=None,
+    metavar="DATETIME",
+    callback=parse_datetime,
+    help="Only runs with a logical date up to this one, included.",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be cleared; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Clear without asking; required to clear.")
+@output_option()
+def clear(
+    dag_id: str,
+    task_regex: str | None,
+    downstream: bool,
+    upstream: bool,
+    only_failed: bool,
+    start_date: datetime | None,
+    end_date: datetime | None,
+    dry_run: bool,
+    yes: bool,
+    output: str,
+) -> None:
+    """Clear task instances of DAG_ID so that the scheduler runs them again.
+
+    Lists the instances first. A cleared instance gets its task's retries again; a
+    finished run with cleared instances goes back to queued. Running instances are left
+    alone. Nothing changes without --yes.
+    """
+    with opened_store() as (settings, store), store.transaction() as session:
+        get_dag(session, dag_id)
+        dag = load_stored_dag(session, dag_id)
+        task_ids = _select_tasks(dag, task_regex, downstream=downstream, upstream=upstream)
+        start, end = to_utc(start_date, settings), to_utc(end_date, settings)
+        if start and end and end < start:
+            raise CommandRefused(
+                f"--end-date {end.isoformat()} is before --start-date {start.isoformat()}"
+            )
+        found = instances_to_clear(
+            session, dag_id, task_ids, states=_FAILED if only_failed else None, start=start, end=end
+        )
+        running = [(ti, run) for ti, run in found if ti.state == S.RUNNING.value]
+        chosen = [(ti, run) for ti, run in found if ti.state not in (None, S.RUNNING.value)]
+        rows = [{**instance_row(ti), "logical_date": run.logical_date} for ti, run in chosen]
+        columns = ["run_id", "logical_date", "task_id", "map_index", "state", "try_number"]
+        print_rows(rows, columns, output, empty="Nothing to clear.")
+        if running:
+            warn(
+                f"{len(running)} running task instances are left alone: a running instance"
+                " cannot be cleared (mark it failed first)"
+            )
+        if not chosen or dry_run:
+            if chosen:
+                click.echo(f"Dry run: {len(chosen)} task instances would be cleared.", err=True)
+            return
+        if not yes:
+            raise CommandRefused(
+                f"add --yes to clear these {len(chosen)} task instances of DAG '{dag_id}'"
+            )
+        retries = {tid: task.retries for tid, task in dag.tasks.items()}
+        result = clear_task_instances(session, chosen, retries)
+        record_action(
+            session,
+            "tasks_clear",
+            dag_id=dag_id,
+            extra={"cleared": len(result.cleared), "requeued_runs": result.requeued_runs},
+        )
+    requeued = len(result.requeued_runs)
+    click.echo(
+        f"Cleared {len(result.cleared)} task instances"
+        + (f"; {requeued} finished runs are queued again." if requeued else ".")
+    )
+
+
+def _select_tasks(
+    dag: SerializedDag, pattern: str | None, *, downstream: bool, upstream: bool
+) -> list[str]:
+    """The tasks ``--task-regex`` picks, with their relatives as asked, in DAG order."""
+    if pattern is None:
+        return dag.task_ids
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise CommandRefused(
+            f"--task-regex {pattern!r} is not a regular expression: {exc}"
+        ) from None
+    picked = {tid for tid in dag.task_ids if regex.search(tid)}
+    if not picked:
+        raise CommandRefused(
+            f"no task of DAG '{dag.dag_id}' matches --task-regex {pattern!r}; its tasks are"
+            f" {', '.join(dag.task_ids)}"
+        )
+    for tid in list(picked):
+        if downstream:
+            picked |= dag.get_flat_relative_ids(tid)
+        if upstream:
+            picked |= dag.get_flat_relative_ids(tid, upstream=True)
+    return [tid for tid in dag.task_ids if tid in picked]
+
+
+@tasks_group.command("failed-deps")
+@click.argument("dag_id")
+@click.argument("task_id")
+@click.argument("run_id")
+@_map_index_option
+@output_option()
+def failed_deps(dag_id: str, task_id: str, run_id: str, map_index: int | None, output: str) -> None:
+    """Say why a task instance is not running: each dependency that is not met."""
+    with opened_store() as (_, store), store.transaction() as session:
+        dag_row = get_dag(session, dag_id)
+        dag = load_stored_dag(session, dag_id)
+        run = get_run(session, dag_id, run_id)
+        ti = get_task_instance(session, run, task_id, map_index)
+        unmet = unmet_dependencies(session, dag_row, dag, run, ti, now=now())
+    rows: list[dict[str, Any]] = [{"dependency": u.dependency, "reason": u.reason} for u in unmet]
+    if output == "json":
+        print_rows(rows, ["dependency", "reason"], output, empty="")
+        return
+    label = task_id if ti.map_index < 0 else f"{task_id}[{ti.map_index}]"
+    if not rows:
+        click.echo(
+            f"Every dependency of {label} in run '{run_id}' is met: the scheduler queues it"
+            " at its next pass (is `sluice scheduler` running?)."
+        )
+        return
+    title = f"{label} in run '{run_id}' does not run because:"
+    print_rows(rows, ["dependency", "reason"], output, empty="", title=title)

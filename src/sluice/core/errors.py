@@ -1,11 +1,13 @@
 """Errors Sluice raises descend from SluiceError, one base per concern.
 
-SkipTask, FailTask and DownstreamTasksSkipped are different: they are signals that task
-code raises to end a task a certain way, kept outside SluiceError so that a task's
-``except SluiceError`` never swallows them.
+SkipTask, FailTask, DownstreamTasksSkipped, RescheduleTask and SensorTimeout are different:
+they are signals that task code raises to end a task a certain way, kept outside SluiceError
+so that a task's ``except SluiceError`` never swallows them.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class SluiceError(Exception):
@@ -72,6 +74,10 @@ class TaskTimeout(SluiceError):
     """Raised when a task runs past its execution_timeout (inside the task)."""
 
 
+class TaskTerminated(SluiceError):
+    """Raised when a task's process is told to stop (SIGTERM), inside the task."""
+
+
 class SkipTask(Exception):
     """Raised by task code to end the task as skipped."""
 
@@ -87,3 +93,15 @@ class DownstreamTasksSkipped(Exception):
 
 class FailTask(Exception):
     """Raised by task code to fail the task at once, without retries."""
+
+
+class SensorTimeout(FailTask):
+    """Raised by a sensor that waited past its timeout: the task fails without retries."""
+
+
+class RescheduleTask(Exception):
+    """Raised by a sensor in reschedule mode: free the slot and try again at ``reschedule_at``."""
+
+    def __init__(self, reschedule_at: datetime) -> None:
+        super().__init__(f"rescheduled to {reschedule_at.isoformat()}")
+        self.reschedule_at = reschedule_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import IntEnum
 from typing import Any
 
 MESSAGE_VERSION = 1
@@ -69,3 +70,17 @@ class TaskEvent:
     exit_code: int | None
     """None when the process could not be started; negative for a signal."""
     message: str = ""
+
+
+class RunnerExit(IntEnum):
+    """Exit codes of a task runner's process, which executors report in TaskEvent.exit_code."""
+
+    OUTCOME_WRITTEN = 0
+    """The try ran and its outcome is in the database, whatever the outcome."""
+    CRASHED = 1
+    """The runner failed before it could write the outcome: the try goes into its retry path."""
+    NOT_QUEUED = 3
+    """Nothing ran: the instance was not queued (another runner has it, or it is gone)."""
+    TAKEN_AWAY = 4
+    """The try ran, but meanwhile the instance was cleared, marked or declared dead, so its
+    outcome was not written."""

@@ -16,7 +16,7 @@ from sluice.core.errors import TaskNotFound
 from sluice.core.suggestions import unknown_id_message
 from sluice.sdk.params import Param, ParamsDict
 from sluice.sdk.readiness import TaskNode
-from sluice.sdk.schedules import Timetable
+from sluice.sdk.schedules import DagRunInfo, DataInterval, TimeRestriction, Timetable
 from sluice.sdk.trigger_rules import TriggerRule
 
 TASK = "task"
@@ -216,6 +216,40 @@ class SerializedDag:
     def params_dict(self) -> ParamsDict:
         """The DAG's params as Param objects, ready to resolve a run's conf."""
         return ParamsDict({name: Param.load(dump) for name, dump in self.params.items()})
+
+    def time_restriction(self) -> TimeRestriction:
+        """The bounds of automated runs, as Airflow's ``DAG._time_restriction`` sets them.
+
+        Earliest: the earliest start_date of the DAG and its tasks. Latest: the DAG's
+        end_date, unless every task has an end_date, when the latest of all of them wins.
+        """
+        starts = [t.start_date for t in self.tasks.values() if t.start_date is not None]
+        if self.start_date is not None:
+            starts.append(self.start_date)
+        latest = self.end_date
+        ends = [t.end_date for t in self.tasks.values() if t.end_date is not None]
+        if ends and len(ends) == len(self.tasks):
+            if self.end_date is not None:
+                ends.append(self.end_date)
+            latest = max(ends)
+        return TimeRestriction(min(starts) if starts else None, latest, self.catchup)
+
+    def next_dagrun_info(
+        self, last_automated_data_interval: DataInterval | None, now: datetime | None = None
+    ) -> DagRunInfo | None:
+        """The run the timetable makes after the last scheduled or backfill run's interval.
+
+        None when the DAG has no schedule or no run is left (past end_date, ``@once`` done).
+        ``now`` (default: the clock) is what catchup=False counts from. Raises ScheduleError
+        when the next date is out of a datetime's range.
+        """
+        if not self.timetable.can_be_scheduled:
+            return None
+        return self.timetable.next_dagrun_info(
+            last_automated_data_interval=last_automated_data_interval,
+            restriction=self.time_restriction(),
+            now=now,
+        )
 
     def get_group(self, group_id: str) -> SerializedTaskGroup:
         """The TaskGroup with this id; the error suggests close ids."""

@@ -19,6 +19,7 @@ import jinja2
 from sluice.core.errors import (
     DownstreamTasksSkipped,
     FailTask,
+    RescheduleTask,
     SkipTask,
     SluiceError,
     TaskTimeout,
@@ -47,6 +48,8 @@ class TryOutcome:
     skip_downstream: tuple[str, ...] = ()
     exception: BaseException | None = None
     """The exception that ended the try (``context["exception"]`` in callbacks)."""
+    reschedule_at: datetime | None = None
+    """When an UP_FOR_RESCHEDULE sensor pokes again."""
 
 
 def run_try(
@@ -54,13 +57,20 @@ def run_try(
     ti: RuntimeTaskInstance,
     context: dict[str, Any],
     env: jinja2.Environment,
+    *,
+    on_rendered: Callable[[BaseOperator], None] | None = None,
 ) -> TryOutcome:
-    """Run the task once; failures become UP_FOR_RETRY while tries remain."""
+    """Run the task once; failures become UP_FOR_RETRY while tries remain.
+
+    ``on_rendered`` sees the task once its template fields are rendered, before it runs.
+    """
     ti.start_date = _now()
     ti.state = TaskInstanceState.RUNNING
     try:
         # As Airflow: templates are rendered first, so the callback sees the rendered task.
         render_template_fields(task, context, env)
+        if on_rendered is not None:
+            on_rendered(task)
         _call_callbacks(task.on_execute_callback, context, "on_execute_callback")
         task.pre_execute(context)
         with _timeout(task):
@@ -76,6 +86,9 @@ def run_try(
     except SkipTask as exc:
         log.info("task skipped: %s", exc or "SkipTask raised")
         outcome = TryOutcome(TaskInstanceState.SKIPPED, error=str(exc) or None)
+    except RescheduleTask as exc:
+        log.info("sensor rescheduled: next poke at %s", exc.reschedule_at.isoformat())
+        outcome = TryOutcome(TaskInstanceState.UP_FOR_RESCHEDULE, reschedule_at=exc.reschedule_at)
     except FailTask as exc:
         outcome = _failure(exc, retry=False, ti=ti)
     except Exception as exc:

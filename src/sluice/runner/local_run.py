@@ -124,6 +124,8 @@ class LocalDagRun:
         self._shared: dict[int, Any] = {id(t): t for t in dag.task_dict.values()}
         self._shared[id(dag)] = dag
         self._uncopyable: set[str] = set()
+        # When each instance's first try started: a reschedule-mode sensor's timeout.
+        self._first_starts: dict[tuple[str, int], datetime] = {}
 
     # -- the whole run -------------------------------------------------------------
 
@@ -173,18 +175,21 @@ class LocalDagRun:
         return changed
 
     def _retry_due(self) -> bool:
-        """Wait for the earliest retry, then run it; False when none is pending."""
+        """Wait for the earliest retry or sensor reschedule, then run it; False when none is
+        pending. A reschedule is always waited for: a sensor poking at once would spin."""
         pending = [
             r for recs in self.instances.values() for r in recs
-            if r.state is TaskInstanceState.UP_FOR_RETRY
+            if r.state in (TaskInstanceState.UP_FOR_RETRY, TaskInstanceState.UP_FOR_RESCHEDULE)
         ]  # fmt: skip
         if not pending:
             return False
         record = min(pending, key=lambda r: r.next_try_at or datetime.min.replace(tzinfo=UTC))
-        if self.wait_for_retries and record.next_try_at is not None:
+        rescheduled = record.state is TaskInstanceState.UP_FOR_RESCHEDULE
+        if (self.wait_for_retries or rescheduled) and record.next_try_at is not None:
             delay = (record.next_try_at - datetime.now(UTC)).total_seconds()
             if delay > 0:
-                log.info("waiting %.1f s to retry %s", delay, record.task_id)
+                what = "poke" if rescheduled else "retry"
+                log.info("waiting %.1f s to %s %s", delay, what, record.task_id)
                 time.sleep(delay)
         self._run_instance(self.dag.task_dict[record.task_id], record)
         return True
@@ -236,8 +241,13 @@ class LocalDagRun:
         return True
 
     def _run_instance(self, task: AbstractOperator, record: InstanceRecord) -> None:
-        record.try_number += 1
+        # As Airflow: a rescheduled sensor goes on with the same try.
+        if record.state is not TaskInstanceState.UP_FOR_RESCHEDULE or not record.try_number:
+            record.try_number += 1
         ti = self._ti(task, record.map_index, record.try_number)
+        ti.first_try_start = self._first_starts.setdefault(
+            (record.task_id, record.map_index), datetime.now(UTC)
+        )
         self.xcom.clear(task.task_id, record.map_index)
         self._change(record, TaskInstanceState.RUNNING)
         concrete: BaseOperator | None = None
@@ -256,6 +266,8 @@ class LocalDagRun:
             identity = f"{self.dag.dag_id}#{task.task_id}#{self.logical_date.isoformat()}"
             delay = concrete.retry_delay_after(record.try_number, identity)
             record.next_try_at = (record.end_date or datetime.now(UTC)) + delay
+        if outcome.state is TaskInstanceState.UP_FOR_RESCHEDULE:
+            record.next_try_at = outcome.reschedule_at
         self._change(record, outcome.state)
         for skipped in outcome.skip_downstream:
             self._set_waiting(skipped, TaskInstanceState.SKIPPED)

@@ -33,6 +33,8 @@ class RuntimeTaskInstance:
     state: TaskState = None
     start_date: datetime | None = None
     end_date: datetime | None = None
+    first_try_start: datetime | None = None
+    """When the first try started: a sensor in reschedule mode measures its timeout from it."""
     hostname: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
 

@@ -1,8 +1,9 @@
-"""Creating DAG runs and their task instances from a serialized DAG."""
+"""Creating DAG runs and their task instances: by hand, and when a data interval ends."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -10,11 +11,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sluice.core.errors import StoreError
+from sluice.core.errors import ScheduleError, StoreError
 from sluice.core.states import DagRunState
 from sluice.parsing.serialized import SerializedDag
+from sluice.scheduler.serialized_dags import SerializedDagCache
+from sluice.sdk.schedules import DagRunInfo, DataInterval
+from sluice.store.dag_runs import active_runs, due_dags, has_run_at
+from sluice.store.dags import NextRun, set_next_runs
 from sluice.store.tables import DagRun, TaskInstance
 from sluice.store.transitions import now
+
+log = logging.getLogger("sluice.scheduler")
 
 RUN_TYPES = ("scheduled", "manual", "backfill")
 
@@ -93,3 +100,80 @@ def create_dag_run(
         )
     session.flush()
     return run
+
+
+# -- scheduled runs ----------------------------------------------------------------------
+
+
+def next_run_info(
+    dag: SerializedDag, last: DataInterval | None, now: datetime
+) -> DagRunInfo | None:
+    """The DAG's automated run after the one covering ``last`` (None: no more runs)."""
+    try:
+        return dag.next_dagrun_info(last, now)
+    except ScheduleError as exc:
+        # A date beyond what datetime holds: the schedule simply has no more runs.
+        log.warning("DAG '%s' has no next run: %s", dag.dag_id, exc)
+        return None
+
+
+def as_next_run(info: DagRunInfo | None) -> NextRun:
+    """The dag row's next-run fields for ``info`` (all None: no more runs)."""
+    if info is None:
+        return NextRun()
+    return NextRun(
+        logical_date=info.logical_date,
+        data_interval_start=info.data_interval.start,
+        data_interval_end=info.data_interval.end,
+        create_after=info.run_after,
+    )
+
+
+def max_active_runs(dag: SerializedDag) -> int:
+    """The DAG's max_active_runs, capped by its schedule (1 for ``@continuous``)."""
+    cap = dag.timetable.active_runs_limit
+    return min(dag.max_active_runs, cap) if cap is not None else dag.max_active_runs
+
+
+def create_due_runs(
+    session: Session, dags: SerializedDagCache, now: datetime, *, job_id: int | None
+) -> list[DagRun]:
+    """Create the scheduled runs whose data interval has ended, oldest first.
+
+    Each DAG gets runs while its next run is due and its queued and running runs are
+    under max_active_runs (so catchup fills the missed intervals a few at a time); the
+    DAG row's next-run fields then move to the following interval.
+    """
+    created: list[DagRun] = []
+    due = due_dags(session, now)
+    serialized = dags.get_many(session, [row.dag_id for row in due])
+    for row in due:
+        dag = serialized.get(row.dag_id)
+        if dag is None or row.next_dagrun is None or row.next_dagrun_create_after is None:
+            continue
+        room = max_active_runs(dag) - active_runs(session, row.dag_id)
+        if room <= 0:
+            continue
+        interval = DataInterval(
+            row.next_dagrun_data_interval_start or row.next_dagrun,
+            row.next_dagrun_data_interval_end or row.next_dagrun,
+        )
+        info: DagRunInfo | None = DagRunInfo(row.next_dagrun_create_after, interval)
+        while info is not None and info.run_after <= now and room > 0:
+            # A manual or backfill run may already cover this date: never a second one.
+            if not has_run_at(session, row.dag_id, info.logical_date):
+                created.append(
+                    create_dag_run(
+                        session,
+                        dag,
+                        run_type="scheduled",
+                        logical_date=info.logical_date,
+                        data_interval=(info.data_interval.start, info.data_interval.end),
+                        run_after=info.run_after,
+                        job_id=job_id,
+                    )
+                )
+                room -= 1
+            info = next_run_info(dag, info.data_interval, now)
+        set_next_runs(session, {row.dag_id: as_next_run(info)})
+    return created

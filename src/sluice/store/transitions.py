@@ -94,11 +94,22 @@ def _move_one(
 
 
 def _flag_runs(session: Session, ti_ids: Sequence[int]) -> None:
-    pairs = select(TaskInstance.dag_id, TaskInstance.run_id).where(TaskInstance.id.in_(ti_ids))
-    for dag_id, run_id in {(row[0], row[1]) for row in session.execute(pairs)}:
+    # Read the run ids first, then update by primary key only: an UPDATE that found its
+    # run through the (dag_id, ...) index would lock that index entry too, and on MySQL
+    # deadlock with a scheduler that holds the run's row (SELECT ... FOR UPDATE).
+    run_ids = session.scalars(
+        select(DagRun.id)
+        .join(
+            TaskInstance,
+            (TaskInstance.dag_id == DagRun.dag_id) & (TaskInstance.run_id == DagRun.run_id),
+        )
+        .where(TaskInstance.id.in_(ti_ids))
+        .distinct()
+    ).all()
+    if run_ids:
         session.execute(
             update(DagRun)
-            .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+            .where(DagRun.id.in_(run_ids))
             .values(needs_scheduling=True)
             .execution_options(synchronize_session=False)
         )
@@ -146,6 +157,40 @@ def mark_removed(session: Session, ti_ids: Sequence[int]) -> list[int]:
 def requeue_lost(session: Session, ti_ids: Sequence[int]) -> list[int]:
     """Queued instances whose workload was lost before it started: back to scheduled."""
     return _move(session, ti_ids, S.SCHEDULED, only_from=[S.QUEUED], queued_by_job_id=None)
+
+
+def reschedule_due(session: Session, ti_ids: Sequence[int]) -> list[int]:
+    """Sensors whose reschedule wait is over: scheduled again, to go on with the same try.
+
+    As Airflow 2's reschedule, ``try_number`` steps back by one while the instance waits,
+    so that the next workload (``try_number + 1``) continues the try that asked for it.
+    """
+    return _move(
+        session,
+        ti_ids,
+        S.SCHEDULED,
+        only_from=[S.UP_FOR_RESCHEDULE],
+        try_number=TaskInstance.try_number - 1,
+    )
+
+
+def fail_before_start(session: Session, ti_ids: Sequence[int]) -> list[int]:
+    """Instances that cannot run at all (a mapped task whose input cannot be mapped over)."""
+    return _move(session, ti_ids, S.FAILED, only_from=[None, S.SCHEDULED], end_date=now())
+
+
+def skip_unfinished(session: Session, ti_ids: Sequence[int]) -> list[int]:
+    """Unfinished instances of a run that timed out, as Airflow's dagrun_timeout skips them.
+
+    A running one's runner sees on its next heartbeat that the instance is no longer running.
+    """
+    return _move(
+        session,
+        ti_ids,
+        S.SKIPPED,
+        only_from=[None, S.SCHEDULED, S.QUEUED, S.RUNNING, S.UP_FOR_RETRY, S.UP_FOR_RESCHEDULE],
+        end_date=now(),
+    )
 
 
 # -- task instances: the runner's report ------------------------------------------------
@@ -247,6 +292,27 @@ def fail_lost_try(session: Session, ti: TaskInstance, *, retry_at: datetime | No
         mark_failed(session, ti)
 
 
+def fail_unstarted_try(
+    session: Session, ti: TaskInstance, *, try_number: int, retry_at: datetime | None
+) -> None:
+    """A queued try whose process died before it started: counted as try ``try_number``,
+    into the retry path (so that a file that always crashes its runner cannot retry forever)."""
+    if retry_at is not None and try_number <= ti.max_tries:
+        _move_one(
+            session,
+            ti.id,
+            S.UP_FOR_RETRY,
+            only_from=[S.QUEUED],
+            try_number=try_number,
+            next_try_at=retry_at,
+            end_date=now(),
+        )
+    else:
+        _move_one(
+            session, ti.id, S.FAILED, only_from=[S.QUEUED], try_number=try_number, end_date=now()
+        )
+
+
 # -- task instances: people (CLI, UI, API) -----------------------------------------------
 
 
@@ -265,6 +331,8 @@ def clear(session: Session, tis: Sequence[TaskInstance], retries: Mapping[str, i
                 max_tries=ti.try_number + retries.get(ti.task_id, 0),
                 next_try_at=None,
                 end_date=None,
+                # A sensor's timeout counts again from the next try.
+                first_try_start=None,
             )
             moved.append(ti.id)
         except TransitionError:

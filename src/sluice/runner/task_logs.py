@@ -1,0 +1,91 @@
+"""A try's log file: where it lives, and sending everything the task writes into it.
+
+Everything means the task's logging, Python's ``print``, and the output of any process the
+task starts: file descriptors 1 and 2 point at the log file while the try runs, so a child
+process inherits them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from sluice.core.messages import TaskInstanceKey
+
+LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
+
+
+def task_log_path(base: Path, key: TaskInstanceKey, try_number: int) -> Path:
+    """``<base>/dag_id=<id>/run_id=<id>/task_id=<id>[/map_index=<n>]/attempt=<n>.log``."""
+    parts = [f"dag_id={key.dag_id}", f"run_id={key.run_id}", f"task_id={key.task_id}"]
+    if key.map_index >= 0:
+        parts.append(f"map_index={key.map_index}")
+    path = base.joinpath(*(_safe(part) for part in parts))
+    return path / f"attempt={try_number}.log"
+
+
+def _safe(part: str) -> str:
+    # Ids cannot hold a path separator, but a run id given by a person might: keep every
+    # log file inside the base folder.
+    return part.replace(os.sep, "%2F").replace("\0", "")
+
+
+class _UtcFormatter(logging.Formatter):
+    """Times in ISO 8601 UTC with milliseconds, as every stored time is UTC."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+@contextlib.contextmanager
+def capture_to_log(path: Path, level: str = "INFO") -> Iterator[TextIO]:
+    """Send logging, ``sys.stdout``/``sys.stderr`` and file descriptors 1 and 2 to ``path``
+    (appended: a rescheduled sensor's pokes share one try's file) for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", buffering=1, encoding="utf-8", errors="replace") as stream:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(_UtcFormatter(LOG_FORMAT))
+        root = logging.getLogger()
+        saved_level = root.level
+        root.addHandler(handler)
+        root.setLevel(level)
+        try:
+            with _descriptors_to(stream), _streams_to(stream):
+                yield stream
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(saved_level)
+            handler.close()
+
+
+@contextlib.contextmanager
+def _descriptors_to(stream: TextIO) -> Iterator[None]:
+    """Point descriptors 1 and 2 at ``stream``'s file, then back."""
+    for std in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            std.flush()
+    saved = [os.dup(fd) for fd in (1, 2)]
+    try:
+        for fd in (1, 2):
+            os.dup2(stream.fileno(), fd)
+        yield
+    finally:
+        for std in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                std.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+@contextlib.contextmanager
+def _streams_to(stream: TextIO) -> Iterator[None]:
+    """Python-level ``print`` goes to the line-buffered log stream, in order with logging."""
+    with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+        yield

@@ -1,0 +1,344 @@
+"""One try of a stored task instance, start to finish: what a worker process runs.
+
+The try is claimed with a compare-and-set (queued to running), so two runners handed the
+same workload never both run it. While it runs, its log file receives everything it
+writes and a thread heartbeats. Its outcome, the branch's skipped tasks and the try's row
+are then written in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from sluice.config import Settings
+from sluice.core.errors import SluiceError, TaskTerminated, TransitionError
+from sluice.core.messages import RunnerExit, TaskInstanceKey, TaskWorkload
+from sluice.core.states import TaskInstanceState
+from sluice.parsing.json_values import json_safe
+from sluice.runner.dag_cache import DagCache
+from sluice.runner.db_context import TryFacts, load_run, prepare_try
+from sluice.runner.execute import TryOutcome, run_try
+from sluice.runner.heartbeat import Heartbeat
+from sluice.runner.task_logs import capture_to_log, task_log_path
+from sluice.sdk.operator import DEFAULT_RETRY_DELAY, BaseOperator
+from sluice.store import task_tries, transitions
+from sluice.store.engine import Store
+from sluice.store.tables import TaskInstance
+from sluice.store.task_tries import TryRecord
+from sluice.store.xcoms import DbXComStore, clear_xcoms
+
+log = logging.getLogger("sluice.runner")
+
+CLAIM_PATIENCE = 30.0
+"""Seconds the runner keeps trying to claim its try while the database is unavailable."""
+OUTCOME_PATIENCE = 300.0
+"""Seconds it keeps trying to write the outcome: a finished try's result is worth waiting
+for (after that the scheduler's heartbeat timeout sends the try into its retry path)."""
+
+T = TypeVar("T")
+
+S = TaskInstanceState
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A try this runner owns: the instance moved to running for it."""
+
+    ti_id: int
+    facts: TryFacts
+    log_path: Path
+    pid: int
+
+
+@dataclass
+class _Result:
+    """How the try went, and what it leaves besides its state."""
+
+    outcome: TryOutcome
+    task: BaseOperator | None = None
+    rendered: str | None = None
+
+
+def run_task_workload(
+    workload: TaskWorkload, *, settings: Settings, store: Store, dags: DagCache
+) -> int:
+    """Run one try and write its outcome; returns a RunnerExit code.
+
+    0 when the try ran and its outcome is written, whatever the outcome;
+    ``NOT_QUEUED`` when the instance was not queued (another runner has it) and nothing
+    ran; ``TAKEN_AWAY`` when the instance was cleared or marked while it ran; ``CRASHED``
+    when the runner failed before writing the outcome.
+    """
+    key = workload.key
+    try:
+        claim = retry_transaction(lambda: _claim(workload, settings, store), CLAIM_PATIENCE)
+    except TransitionError as exc:
+        log.warning("%s: try %d not started: %s", key, workload.try_number, exc)
+        return RunnerExit.NOT_QUEUED
+    except Exception:
+        log.exception("%s: try %d not started", key, workload.try_number)
+        return RunnerExit.CRASHED
+    if claim is None:
+        return RunnerExit.NOT_QUEUED
+    try:
+        with capture_to_log(claim.log_path, settings.get_str("logging", "level")):
+            log.info(
+                "Running %s, try %d, on %s (pid %d)",
+                key,
+                workload.try_number,
+                socket.gethostname(),
+                claim.pid,
+            )
+            interval = settings.get_float("scheduler", "task_heartbeat_interval")
+            result = _Result(TryOutcome(S.FAILED))
+            with (
+                _Terminator(result) as terminator,
+                Heartbeat(store, claim.ti_id, pid=claim.pid, interval=interval),
+            ):
+                _execute(result, workload, claim, settings, store, dags)
+                terminator.armed = False
+            return _write_outcome(store, claim, result)
+    except Exception:
+        log.exception("%s: the runner crashed before writing the outcome", key)
+        return RunnerExit.CRASHED
+
+
+def _claim(workload: TaskWorkload, settings: Settings, store: Store) -> _Claim | None:
+    """Move the instance from queued to running for this process, in one transaction."""
+    key = workload.key
+    pid = os.getpid()
+    path = task_log_path(settings.base_log_folder, key, workload.try_number)
+    with store.transaction() as session:
+        found = session.execute(_ti_query(key)).first()
+        if found is None:
+            log.error("%s: no such task instance in the database", key)
+            return None
+        ti_id, max_tries, first = found
+        start = transitions.TryStart(workload.try_number, socket.gethostname(), pid)
+        transitions.mark_running(session, ti_id, start)
+        stamp = transitions.now()
+        run = load_run(session, key.dag_id, key.run_id)
+        if first is not None or workload.try_number > 1:
+            # As Airflow: a new try starts without the values an earlier one pushed (the
+            # very first try of an instance has none: skip the statement).
+            clear_xcoms(session, run.pk, key.task_id, key.map_index)
+        if first is None:
+            first = stamp
+            task_tries.mark_first_try_start(session, ti_id, stamp)
+        record = TryRecord(key, workload.try_number, stamp, start.hostname, pid, str(path))
+        task_tries.record_try_start(session, record)
+        facts = TryFacts(key, workload.try_number, max_tries, first, run)
+        return _Claim(ti_id, facts, path, pid)
+
+
+def _ti_query(key: TaskInstanceKey) -> Any:
+    return select(TaskInstance.id, TaskInstance.max_tries, TaskInstance.first_try_start).where(
+        TaskInstance.dag_id == key.dag_id,
+        TaskInstance.run_id == key.run_id,
+        TaskInstance.task_id == key.task_id,
+        TaskInstance.map_index == key.map_index,
+    )
+
+
+def _execute(
+    result: _Result,
+    workload: TaskWorkload,
+    claim: _Claim,
+    settings: Settings,
+    store: Store,
+    dags: DagCache,
+) -> None:
+    """Load the DAG, build the try and run it into ``result``; a failure to start is a
+    failed try."""
+    key = workload.key
+    try:
+        dag = dags.get_dag(workload.dag_file, key.dag_id)
+        xcom = DbXComStore(store, key.dag_id, key.run_id)
+        prepared = prepare_try(dag, claim.facts, xcom, config=settings)
+    except Exception as exc:
+        result.outcome = _start_failure(exc, claim.facts)
+        return
+    result.task = prepared.task
+
+    def keep_rendered(task: BaseOperator) -> None:
+        result.rendered = _rendered_json(task)
+
+    result.outcome = run_try(
+        prepared.task, prepared.ti, prepared.context, prepared.env, on_rendered=keep_rendered
+    )
+
+
+def _start_failure(exc: Exception, facts: TryFacts) -> TryOutcome:
+    """A try that could not start (DAG gone, import error, bad params): failed, or retried
+    while the instance has tries left."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SluiceError):
+        log.error("task could not start: %s", text)
+    else:
+        log.error("task could not start: %s\n%s", text, traceback.format_exc().rstrip())
+    state = S.UP_FOR_RETRY if facts.try_number <= facts.max_tries else S.FAILED
+    return TryOutcome(state, error=text, exception=exc)
+
+
+def _rendered_json(task: BaseOperator) -> str:
+    fields = {name: json_safe(getattr(task, name, None)) for name in task.template_fields}
+    return json.dumps(fields)
+
+
+class _Terminator:
+    """While armed, a SIGTERM (the executor stopping the task) kills the task's work and
+    fails the try, so that its outcome is still written; once the try is over, the runner
+    finishes writing first. Only the main thread can take signals."""
+
+    def __init__(self, result: _Result) -> None:
+        self.result = result
+        self.armed = True
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _Terminator:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._stop)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.armed = False
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        if not self.armed:
+            log.warning("SIGTERM received as the try ends: writing its outcome first")
+            return
+        self.armed = False
+        task = self.result.task
+        if task is not None:
+            task.on_kill()
+        name = f"task '{task.task_id}'" if task is not None else "the task"
+        raise TaskTerminated(f"{name} was stopped (SIGTERM)")
+
+
+def _next_try_at(result: _Result, claim: _Claim) -> datetime:
+    """When a failed try may run again, by the operator's retry_delay (Airflow's formula)."""
+    end = transitions.now()
+    task = result.task
+    if task is None:
+        return end + DEFAULT_RETRY_DELAY
+    info = claim.facts.run.row
+    # Airflow's jitter hashes dag_id#task_id#logical_date#try_number.
+    identity = f"{info.dag_id}#{task.task_id}#{info.logical_date.isoformat()}"
+    delay: timedelta = task.retry_delay_after(claim.facts.try_number, identity)
+    return end + delay
+
+
+def _write_outcome(store: Store, claim: _Claim, result: _Result) -> int:
+    """The outcome, the skipped branch and the try's row, in one transaction."""
+    outcome = result.outcome
+    key = claim.facts.key
+
+    def write() -> None:
+        with store.transaction() as session:
+            _move(session, claim, result)
+            if outcome.skip_downstream:
+                _skip_downstream(session, key, outcome.skip_downstream)
+            if result.rendered is not None:
+                task_tries.save_rendered_fields(session, claim.ti_id, result.rendered)
+            task_tries.record_try_end(
+                session,
+                key,
+                claim.facts.try_number,
+                state=outcome.state.value,
+                end=transitions.now(),
+                exit_code=RunnerExit.OUTCOME_WRITTEN,
+                error=outcome.error,
+            )
+
+    def record_lost(reason: str) -> None:
+        with store.transaction() as session:
+            task_tries.record_try_end(
+                session,
+                key,
+                claim.facts.try_number,
+                state=outcome.state.value,
+                end=transitions.now(),
+                exit_code=RunnerExit.TAKEN_AWAY,
+                error=f"outcome not written: {reason}",
+            )
+
+    try:
+        retry_transaction(write, OUTCOME_PATIENCE)
+    except TransitionError as exc:
+        log.error("the try ended as %s, but that was not written: %s", outcome.state, exc)
+        reason = str(exc)
+        retry_transaction(lambda: record_lost(reason), OUTCOME_PATIENCE)
+        return RunnerExit.TAKEN_AWAY
+    log.info("Marked %s as %s", key, outcome.state)
+    return RunnerExit.OUTCOME_WRITTEN
+
+
+def _move(session: Session, claim: _Claim, result: _Result) -> None:
+    ti = session.get(TaskInstance, claim.ti_id)
+    if ti is None:
+        raise TransitionError(f"task instance {claim.facts.key} was deleted while it ran")
+    state = result.outcome.state
+    if state is S.SUCCESS:
+        transitions.mark_success(session, ti)
+    elif state is S.SKIPPED:
+        transitions.mark_task_skipped(session, ti)
+    elif state is S.UP_FOR_RETRY:
+        next_try_at = _next_try_at(result, claim)
+        log.info("retry %d of %d at %s", ti.try_number, ti.max_tries, next_try_at.isoformat())
+        transitions.schedule_retry(session, ti, next_try_at=next_try_at)
+    elif state is S.UP_FOR_RESCHEDULE:
+        at = result.outcome.reschedule_at or transitions.now()
+        transitions.schedule_reschedule(session, ti, next_try_at=at)
+    else:
+        transitions.mark_failed(session, ti)
+
+
+def _skip_downstream(session: Session, key: TaskInstanceKey, task_ids: tuple[str, ...]) -> None:
+    """Skip the instances (every map index) of the tasks a branch did not follow."""
+    ids = list(
+        session.scalars(
+            select(TaskInstance.id).where(
+                TaskInstance.dag_id == key.dag_id,
+                TaskInstance.run_id == key.run_id,
+                TaskInstance.task_id.in_(task_ids),
+            )
+        )
+    )
+    transitions.mark_skipped(session, ids)
+
+
+def retry_transaction(action: Callable[[], T], patience: float) -> T:
+    """Run a transaction again while the database is away or broke a deadlock, backing off,
+    for up to ``patience`` seconds; then the last error is raised."""
+    deadline = time.monotonic() + patience
+    delay = 0.05
+    while True:
+        try:
+            return action()
+        except (OperationalError, DBAPIError) as exc:
+            if isinstance(exc, IntegrityError) or time.monotonic() + delay > deadline:
+                raise
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            log.warning("database error (%s); trying again in %.2f s", reason, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

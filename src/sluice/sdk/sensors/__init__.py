@@ -1,0 +1,1 @@
+"""The built-in sensors: tasks that wait until something is true."""

@@ -1,0 +1,13 @@
+"""The built-in sensors: ``from sluice.sensors import BaseSensorOperator, PythonSensor``.
+
+As in Airflow 2, each also imports from its own module: ``sluice.sensors.base``
+(``BaseSensorOperator``, ``PokeReturnValue``) and ``sluice.sensors.python``
+(``PythonSensor``).
+"""
+
+from __future__ import annotations
+
+from sluice.sdk.sensors.base import BaseSensorOperator, PokeReturnValue
+from sluice.sdk.sensors.python import PythonSensor
+
+__all__ = ["BaseSensorOperator", "PokeReturnValue", "PythonSensor"]
