@@ -16,7 +16,6 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sluice.cli.arguments import conf_option, parse_datetime
-from sluice.cli.dags import dags_group
 from sluice.cli.output import console, output_option, print_rows, warn
 from sluice.cli.run_plans import PlannedRun, backfill_plan
 from sluice.cli.stored_dags import (
@@ -47,17 +46,13 @@ def backfills_group() -> None:
     """List, pause, unpause and cancel backfills."""
 
 
-COMMANDS: list[click.Command] = [backfills_group]
-"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""
-
-
 def _date_option(name: str, short: str, help_text: str) -> Callable[[F], F]:
     return click.option(
         name, short, required=True, metavar="DATETIME", callback=parse_datetime, help=help_text
     )
 
 
-@dags_group.command("backfill")
+@click.command("backfill")
 @click.argument("dag_id")
 @_date_option("--start-date", "-s", "First logical date (naive means [core] default_timezone).")
 @_date_option("--end-date", "-e", "Last logical date, included.")

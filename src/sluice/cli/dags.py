@@ -11,6 +11,7 @@ import click
 from sluice.cli.arguments import dags_folder_option, parse_datetime
 from sluice.cli.dag_test import test_dag
 from sluice.cli.graph import to_dot, tree_lines
+from sluice.cli.lazy import LazyGroup
 from sluice.cli.loading import (
     cli_settings,
     in_default_timezone,
@@ -24,7 +25,20 @@ from sluice.sdk.dag import DAG
 from sluice.sdk.schedules import ContinuousTimetable, NullTimetable, iter_dagrun_infos
 
 
-@click.group("dags")
+@click.group(
+    "dags",
+    cls=LazyGroup,
+    lazy={
+        "backfill": "sluice.cli.backfill_cmd:backfill",
+        "delete": "sluice.cli.runs_cmd:delete",
+        "list-runs": "sluice.cli.runs_cmd:list_dag_runs",
+        "pause": "sluice.cli.runs_cmd:pause",
+        "report": "sluice.cli.processor_cmd:dags_report",
+        "state": "sluice.cli.runs_cmd:run_state",
+        "trigger": "sluice.cli.runs_cmd:trigger",
+        "unpause": "sluice.cli.runs_cmd:unpause",
+    },
+)
 def dags_group() -> None:
     """List, inspect and test DAGs."""
 

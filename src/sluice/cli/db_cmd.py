@@ -234,7 +234,3 @@ def delete_pool(name: str) -> None:
         pools.delete_pool(session, name)
         log_event(session, "cli_pools_delete", _owner(), extra={"pool": name})
     click.echo(f"Pool '{name}' deleted.")
-
-
-COMMANDS: list[click.Command] = [db_group, pools_group]
-"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""

@@ -7,22 +7,14 @@ from typing import Any
 import click
 
 from sluice import __version__
-from sluice.cli import (
-    backfill_cmd,
-    db_cmd,
-    processor_cmd,
-    runs_cmd,
-    scheduler_cmd,
-    task_state_cmd,
-    tasks_run_cmd,
-)
 from sluice.cli.config_cmd import config_group
 from sluice.cli.dags import dags_group
+from sluice.cli.lazy import LazyGroup
 from sluice.cli.tasks import tasks_group
 from sluice.core.errors import SluiceError
 
 
-class _SluiceGroup(click.Group):
+class _SluiceGroup(LazyGroup):
     """The top-level group: a SluiceError becomes one red line on stderr and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -33,7 +25,18 @@ class _SluiceGroup(click.Group):
             raise click.exceptions.Exit(1) from None
 
 
-@click.group(cls=_SluiceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_SluiceGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    lazy={
+        "backfills": "sluice.cli.backfill_cmd:backfills_group",
+        "dag-processor": "sluice.cli.processor_cmd:dag_processor",
+        "db": "sluice.cli.db_cmd:db_group",
+        "pools": "sluice.cli.db_cmd:pools_group",
+        "scheduler": "sluice.cli.scheduler_cmd:scheduler",
+        "standalone": "sluice.cli.scheduler_cmd:standalone",
+    },
+)
 @click.version_option(__version__, "--version", prog_name="sluice", message="%(prog)s %(version)s")
 def cli() -> None:
     """Sluice: a workflow orchestrator for data pipelines.
@@ -52,17 +55,6 @@ def version() -> None:
 cli.add_command(config_group)
 cli.add_command(dags_group)
 cli.add_command(tasks_group)
-for _module in (
-    db_cmd,
-    runs_cmd,
-    backfill_cmd,
-    task_state_cmd,
-    tasks_run_cmd,
-    processor_cmd,
-    scheduler_cmd,
-):
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
 
 
 def main() -> None:

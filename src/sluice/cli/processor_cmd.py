@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 
-from sluice.cli.dags import dags_group
 from sluice.cli.output import output_option, print_rows, warn
 from sluice.cli.stored_dags import opened_store
 from sluice.processor.options import ProcessorOptions
@@ -72,7 +71,7 @@ def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-@dags_group.command("report")
+@click.command("report")
 @click.option(
     "--refresh", is_flag=True, help="Parse the DAG files first (as dag-processor --once)."
 )
@@ -110,7 +109,3 @@ def dags_report(refresh: bool, output: str) -> None:
         output,
         empty="No DAG files parsed yet; run `sluice dag-processor` (or add --refresh).",
     )
-
-
-COMMANDS: list[click.Command] = [dag_processor]
-"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""

@@ -12,7 +12,6 @@ import click
 from sqlalchemy.orm import Session
 
 from sluice.cli.arguments import conf_option, parse_datetime
-from sluice.cli.dags import dags_group
 from sluice.cli.output import output_option, print_mapping, print_rows, warn
 from sluice.cli.run_plans import catchup_plan
 from sluice.cli.stored_dags import (
@@ -39,14 +38,11 @@ from sluice.store.run_queries import (
 from sluice.store.tables import ID, Dag, DagRun
 from sluice.store.transitions import now
 
-COMMANDS: list[click.Command] = []
-"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""
-
 # Airflow's default [scheduler] allowed_run_id_pattern.
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
 
 
-@dags_group.command("trigger")
+@click.command("trigger")
 @click.argument("dag_id")
 @conf_option
 @click.option(
@@ -124,7 +120,7 @@ def _refuse_clash(clash: DagRun | None, dag_id: str, run_id: str, when: datetime
     )
 
 
-@dags_group.command("pause")
+@click.command("pause")
 @click.argument("dag_id")
 def pause(dag_id: str) -> None:
     """Pause DAG_ID: the scheduler creates and starts no more of its runs."""
@@ -135,7 +131,7 @@ def pause(dag_id: str) -> None:
     click.echo(f"DAG '{dag_id}' {'paused' if changed else 'was already paused'}.")
 
 
-@dags_group.command("unpause")
+@click.command("unpause")
 @click.argument("dag_id")
 @click.option("--yes", "-y", is_flag=True, help="Unpause even if catchup creates many runs.")
 def unpause(dag_id: str, yes: bool) -> None:
@@ -191,7 +187,7 @@ def _catchup_note(session: Session, dag_row: Dag, *, threshold: int, yes: bool) 
     return note
 
 
-@dags_group.command("list-runs")
+@click.command("list-runs")
 @click.argument("dag_id")
 @click.option("--state", "-s", type=run_choice(), default=None, help="Only runs in this state.")
 @output_option()
@@ -205,7 +201,7 @@ def list_dag_runs(dag_id: str, state: str | None, output: str) -> None:
     print_rows(rows, columns, output, empty=f"DAG '{dag_id}' has no runs{which}.")
 
 
-@dags_group.command("state")
+@click.command("state")
 @click.argument("dag_id")
 @click.argument("run_id")
 @output_option()
@@ -221,7 +217,7 @@ def run_state(dag_id: str, run_id: str, output: str) -> None:
     print_mapping(data, output)
 
 
-@dags_group.command("delete")
+@click.command("delete")
 @click.argument("dag_id")
 @click.option("--yes", "-y", is_flag=True, help="Really delete; required.")
 def delete(dag_id: str, yes: bool) -> None:

@@ -17,13 +17,14 @@ import click
 from sluice.cli.loading import cli_settings
 from sluice.cli.store_access import open_store
 from sluice.config import Settings
-from sluice.core.messages import TaskWorkload
+from sluice.core.messages import CallbackWorkload, TaskWorkload
 from sluice.executors.base import Executor
 from sluice.executors.local import LocalExecutor
 from sluice.executors.sequential import SequentialExecutor
 from sluice.processor.options import ProcessorOptions
 from sluice.processor.processor import DagProcessor, ProcessorReport
 from sluice.runner.dag_cache import DagCache
+from sluice.runner.dag_callbacks import run_callback_workload
 from sluice.runner.task_runner import run_task_workload
 from sluice.scheduler.loop import SchedulerJob
 from sluice.store import schema
@@ -35,11 +36,14 @@ PROCESSOR_STOP_GRACE = 10.0
 
 
 def build_executor(kind: str, settings: Settings, store: Store) -> Executor:
-    """An executor whose workers run tasks with the task runner, over ``store``."""
+    """An executor whose workers run tasks with the task runner, and callbacks, over ``store``."""
     dags = DagCache.from_settings(settings)
 
     def run_task(workload: TaskWorkload) -> int:
         return run_task_workload(workload, settings=settings, store=store, dags=dags)
+
+    def run_callback(workload: CallbackWorkload) -> int:
+        return run_callback_workload(workload, settings=settings, store=store, dags=dags)
 
     def prepare(workload: TaskWorkload) -> None:
         # Imported once in the warm worker, so that each task's child starts with it.
@@ -50,9 +54,13 @@ def build_executor(kind: str, settings: Settings, store: Store) -> Executor:
         store.engine.dispose(close=False)
 
     if kind == "sequential":
-        return SequentialExecutor(run_task, prepare=prepare, child_init=child_init)
+        return SequentialExecutor(
+            run_task, run_callback=run_callback, prepare=prepare, child_init=child_init
+        )
     parallelism = settings.get_int("core", "parallelism")
-    return LocalExecutor(parallelism, run_task, prepare=prepare, child_init=child_init)
+    return LocalExecutor(
+        parallelism, run_task, run_callback=run_callback, prepare=prepare, child_init=child_init
+    )
 
 
 def configure_logging(settings: Settings) -> None:
@@ -203,7 +211,3 @@ def _slots(executor: str, settings: Settings) -> str:
     if executor == "sequential":
         return ""
     return f" ({settings.get_int('core', 'parallelism')} worker processes)"
-
-
-COMMANDS: list[click.Command] = [scheduler, standalone]
-"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""

@@ -19,7 +19,6 @@ from sluice.cli.stored_dags import (
     to_utc,
 )
 from sluice.cli.task_deps import unmet_dependencies
-from sluice.cli.tasks import tasks_group
 from sluice.core.states import TaskInstanceState
 from sluice.parsing.serialized import SerializedDag
 from sluice.store.clearing import clear_task_instances
@@ -31,9 +30,6 @@ from sluice.store.run_queries import (
     run_task_instances,
 )
 from sluice.store.transitions import now
-
-COMMANDS: list[click.Command] = []
-"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""
 
 S = TaskInstanceState
 _FAILED = (S.FAILED.value, S.UPSTREAM_FAILED.value)
@@ -47,7 +43,7 @@ _map_index_option = click.option(
 )
 
 
-@tasks_group.command("states-for-dag-run")
+@click.command("states-for-dag-run")
 @click.argument("dag_id")
 @click.argument("run_id")
 @output_option()
@@ -60,7 +56,7 @@ def states_for_dag_run(dag_id: str, run_id: str, output: str) -> None:
     print_rows(rows, columns, output, empty=f"Run '{run_id}' has no task instances.")
 
 
-@tasks_group.command("state")
+@click.command("state")
 @click.argument("dag_id")
 @click.argument("task_id")
 @click.argument("run_id")
@@ -77,7 +73,7 @@ def task_state(dag_id: str, task_id: str, run_id: str, map_index: int | None, ou
     print_mapping(row, output)
 
 
-@tasks_group.command("clear")
+@click.command("clear")
 @click.argument("dag_id")
 @click.option("--task-regex", "-t", default=None, help="Only tasks whose id matches (re.search).")
 @click.option("--downstream", "-d", is_flag=True, help="Add the tasks downstream of those.")
@@ -191,7 +187,7 @@ def _select_tasks(
     return [tid for tid in dag.task_ids if tid in picked]
 
 
-@tasks_group.command("failed-deps")
+@click.command("failed-deps")
 @click.argument("dag_id")
 @click.argument("task_id")
 @click.argument("run_id")

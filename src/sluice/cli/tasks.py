@@ -12,6 +12,7 @@ import click
 
 from sluice.cli.arguments import conf_option, dags_folder_option, logical_date_argument
 from sluice.cli.graph import group_id, operator_name, tree_lines
+from sluice.cli.lazy import LazyGroup
 from sluice.cli.loading import cli_settings, in_default_timezone, load_dag
 from sluice.cli.output import jsonable, output_option, print_json, print_rows
 from sluice.cli.progress import RunProgress, instance_label, make_run, state_text, task_logs
@@ -21,7 +22,17 @@ from sluice.core.xcom_codec import decode_xcom
 _OK_STATES = (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED)
 
 
-@click.group("tasks")
+@click.group(
+    "tasks",
+    cls=LazyGroup,
+    lazy={
+        "clear": "sluice.cli.task_state_cmd:clear",
+        "failed-deps": "sluice.cli.task_state_cmd:failed_deps",
+        "run": "sluice.cli.tasks_run_cmd:run_task",
+        "state": "sluice.cli.task_state_cmd:task_state",
+        "states-for-dag-run": "sluice.cli.task_state_cmd:states_for_dag_run",
+    },
+)
 def tasks_group() -> None:
     """List, test and render the tasks of a DAG."""
 

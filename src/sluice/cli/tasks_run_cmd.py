@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from sluice.cli.progress import state_text
 from sluice.cli.stored_dags import CommandRefused, load_stored_dag, opened_store, record_action
-from sluice.cli.tasks import tasks_group
 from sluice.core.messages import RunnerExit, TaskInstanceKey, TaskWorkload
 from sluice.core.states import TaskInstanceState
 from sluice.runner.dag_cache import DagCache
@@ -22,14 +21,11 @@ from sluice.store.run_queries import get_run, get_serialized, get_task_instance
 from sluice.store.tables import TaskInstance
 from sluice.store.task_tries import next_try_number
 
-COMMANDS: list[click.Command] = []
-"""Top-level commands this module adds to `sluice`; subcommands attach to their groups."""
-
 S = TaskInstanceState
 _OK_STATES = (S.SUCCESS.value, S.SKIPPED.value)
 
 
-@tasks_group.command("run")
+@click.command("run")
 @click.argument("dag_id")
 @click.argument("task_id")
 @click.argument("run_id")
