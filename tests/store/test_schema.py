@@ -9,12 +9,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text, update
 
 from sluice.core.errors import StoreError
 from sluice.store import schema
 from sluice.store.engine import Store
 from sluice.store.pools import DEFAULT_POOL
+from sluice.store.schema_version import HEAD_REVISION, REVISIONS
 from sluice.store.tables import Base, DagRun, Pool, TaskInstance
 
 ALL_TABLES = set(Base.metadata.tables)
@@ -168,3 +170,10 @@ def test_an_unreachable_database_is_one_clear_error() -> None:
             schema.ensure_current(store)
     finally:
         store.dispose()
+
+
+def test_the_revision_list_matches_the_migration_scripts() -> None:
+    # schema_version answers without Alembic, so its list must follow the scripts.
+    scripts = ScriptDirectory.from_config(schema.alembic_config())
+    assert list(REVISIONS) == [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    assert scripts.get_current_head() == HEAD_REVISION

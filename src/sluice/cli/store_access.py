@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sluice.config import Settings
 from sluice.store.engine import Store
-from sluice.store.schema import ensure_current
+from sluice.store.schema_version import ensure_current
 
 
 def open_store(settings: Settings, *, check: bool = True) -> Store:

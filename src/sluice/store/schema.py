@@ -23,6 +23,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sluice.core.errors import StoreError
 from sluice.store.engine import Store
 from sluice.store.pools import DEFAULT_POOL, DEFAULT_POOL_SLOTS
+from sluice.store.schema_version import (
+    ensure_current,
+    unknown_revision,
+    unreachable,
+    url,
+)
 from sluice.store.tables import Base, Pool
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -86,7 +92,7 @@ def migrate(store: Store, *, default_pool_slots: int = DEFAULT_POOL_SLOTS) -> Mi
         if before is None:
             _refuse_unversioned_tables(store, connection)
         elif before not in _known_revisions():
-            raise _unknown_revision(store, before)
+            raise unknown_revision(store, before)
         command.upgrade(alembic_config(connection), "head")
         _ensure_default_pool(connection, default_pool_slots)
     return MigrateResult(before=before, after=head_revision())
@@ -99,30 +105,9 @@ def check(store: Store) -> SchemaStatus:
             current = _current(connection)
             present = set(inspect(connection).get_table_names())
     except SQLAlchemyError as exc:
-        raise _unreachable(store, exc) from None
+        raise unreachable(store, exc) from None
     missing = tuple(sorted(set(Base.metadata.tables) - present))
-    return SchemaStatus(_url(store), current, head_revision(), missing)
-
-
-def ensure_current(store: Store) -> None:
-    """Raise StoreError unless the schema is at the head revision."""
-    try:
-        with store.engine.connect() as connection:
-            current = _current(connection)
-    except SQLAlchemyError as exc:
-        raise _unreachable(store, exc) from None
-    if current == head_revision():
-        return
-    if current is None:
-        raise StoreError(
-            f"the database at {_url(store)} has no Sluice schema; run `sluice db migrate`"
-        )
-    if current not in _known_revisions():
-        raise _unknown_revision(store, current)
-    raise StoreError(
-        f"the database at {_url(store)} is at revision {current}, this Sluice needs "
-        f"{head_revision()}; run `sluice db migrate`"
-    )
+    return SchemaStatus(url(store), current, head_revision(), missing)
 
 
 def drop_schema(store: Store) -> None:
@@ -164,7 +149,7 @@ def _locked(store: Store) -> Iterator[Connection]:
                 got = connection.scalar(text("SELECT GET_LOCK(:name, 300)"), {"name": _LOCK_NAME})
                 if got != 1:
                     raise StoreError(
-                        f"another process has been changing the schema of {_url(store)} for "
+                        f"another process has been changing the schema of {url(store)} for "
                         "5 minutes; try again when it is done"
                     )
             try:
@@ -179,7 +164,7 @@ def _locked(store: Store) -> Iterator[Connection]:
                     connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
                     connection.commit()
     except SQLAlchemyError as exc:
-        raise _unreachable(store, exc) from None
+        raise unreachable(store, exc) from None
 
 
 def _current(connection: Connection) -> str | None:
@@ -198,22 +183,9 @@ def _refuse_unversioned_tables(store: Store, connection: Connection) -> None:
     present = set(inspect(connection).get_table_names()) & set(Base.metadata.tables)
     if present:
         raise StoreError(
-            f"the database at {_url(store)} has Sluice tables ({', '.join(sorted(present))}) "
+            f"the database at {url(store)} has Sluice tables ({', '.join(sorted(present))}) "
             "but no migration history; back it up and run `sluice db reset --yes`"
         )
 
 
-def _unknown_revision(store: Store, revision: str) -> StoreError:
-    return StoreError(
-        f"the database at {_url(store)} is at revision {revision}, which this Sluice does not "
-        f"know (its newest is {head_revision()}); a newer Sluice migrated it, so upgrade Sluice"
-    )
-
-
-def _unreachable(store: Store, exc: SQLAlchemyError) -> StoreError:
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return StoreError(f"cannot use the database at {_url(store)}: {reason}")
-
-
-def _url(store: Store) -> str:
-    return store.engine.url.render_as_string(hide_password=True)
+__all__ = ["check", "drop_schema", "ensure_current", "migrate", "reset"]
