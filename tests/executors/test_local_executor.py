@@ -19,6 +19,7 @@ from tests.executors.executor_tasks import (
 from tests.executors.harness import MakeExecutor, collect
 
 from sluice.core.errors import ExecutorError
+from sluice.executors import local as local_module
 from sluice.executors.local import LocalExecutor
 
 
@@ -233,3 +234,26 @@ def _wait_for_children(pid: int, count: int) -> list[int]:
             return live
         assert time.monotonic() < deadline, children_of(pid)
         time.sleep(0.005)
+
+
+def test_workers_grow_with_the_work_and_idle_extra_ones_retire(
+    make_local: MakeExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executor = make_local(parallelism=3)
+    assert len(children_of(os.getpid())) == 1  # one warm worker until work waits
+
+    for n in range(3):
+        executor.queue(workload(tmp_path, f"slow-{n}"))
+    collect(executor, 3)
+    parents = {read_marker(tmp_path / f"slow-{n}.json")["ppid"] for n in range(3)}
+    assert len(parents) == 3  # three ran at once, on three workers
+    assert len(children_of(os.getpid())) == 3
+
+    monkeypatch.setattr(local_module, "IDLE_WORKER_SECONDS", 0.0)
+    executor.events(0.05)  # an idle pass retires the extra workers
+    deadline = time.monotonic() + 5
+    while len(children_of(os.getpid())) > 1 and time.monotonic() < deadline:
+        executor.events(0.05)
+    assert len(children_of(os.getpid())) == 1
+    executor.queue(workload(tmp_path, "ok-after"))
+    assert [event.exit_code for event in collect(executor, 1)] == [0]

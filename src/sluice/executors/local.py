@@ -1,6 +1,8 @@
 """LocalExecutor: a pool of warm worker processes, each task in its own forked child.
 
-The executor forks ``parallelism`` workers in :meth:`LocalExecutor.start` and hands each
+The executor keeps ``warm_workers`` workers from :meth:`LocalExecutor.start` on, forks more
+when work waits and every worker is busy (up to ``parallelism``), lets the extra ones go
+after a minute idle, and hands each
 workload to an idle one over that worker's own pipe (no shared queue: a worker killed
 while reading a shared queue would leave its lock held, and the executor always knows
 which workload each worker has). Waiting is one ``select`` over the workers' pipes, so
@@ -45,6 +47,10 @@ from sluice.executors.worker import WorkerHooks, worker_main
 
 log = logging.getLogger("sluice.executor")
 
+IDLE_WORKER_SECONDS = 60.0
+"""A worker beyond ``warm_workers`` that has been idle this long exits, so that an idle
+Sluice holds a few processes, not ``parallelism`` of them."""
+
 TERMINATE_GRACE = 2.0
 """Seconds terminate() gives a worker to kill its child and exit before SIGKILL."""
 
@@ -59,6 +65,7 @@ class _WorkerHandle:
     """The running child's pid (0 when idle), written by the worker into shared memory."""
     ready: bool = False
     current: Workload | None = None
+    idle_since: float = 0.0
 
 
 class LocalExecutor:
@@ -85,12 +92,14 @@ class LocalExecutor:
         worker_init: Hook | None = None,
         child_init: Hook | None = None,
         prefork: bool = True,
+        warm_workers: int = 1,
     ) -> None:
         if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
             raise ExecutorError(
                 f"parallelism must be a whole number of at least 1, not {parallelism!r}"
             )
         self.slots = parallelism
+        self._warm = max(1, min(warm_workers, parallelism))
         self._hooks = WorkerHooks(
             run_task, run_callback, prepare, worker_init, child_init, prefork=prefork
         )
@@ -103,15 +112,16 @@ class LocalExecutor:
         self._outstanding = 0
         self._started = False
         self._stopping = False
+        self._retiring: set[Connection] = set()
 
     # -- the Executor protocol -------------------------------------------------------------
 
     def start(self) -> None:
-        """Fork the workers and wait until each has run ``worker_init``."""
+        """Fork the warm workers and wait until each has run ``worker_init``."""
         if self._started:
             raise ExecutorError("the LocalExecutor is already started")
         self._started = True
-        for _ in range(self.slots):
+        for _ in range(self._warm):
             self._spawn()
         try:
             while any(not worker.ready for worker in self._workers.values()):
@@ -148,6 +158,7 @@ class LocalExecutor:
                 break
         events, self._ready = self._ready, []
         self._outstanding -= len(events)
+        self._retire_idle()
         return events
 
     def end(self) -> None:
@@ -216,6 +227,26 @@ class LocalExecutor:
                 heapq.heappush(self._pending, entry)
                 continue
             worker.current = workload
+        self._grow()
+
+    def _grow(self) -> None:
+        """Fork workers for waiting workloads when every worker is busy, up to ``slots``."""
+        starting = sum(1 for worker in self._workers.values() if not worker.ready)
+        while len(self._pending) > starting and len(self._workers) < self.slots:
+            self._spawn()
+            starting += 1
+
+    def _retire_idle(self) -> None:
+        """Tell workers beyond the warm ones that have idled a minute to exit."""
+        cutoff = time.monotonic() - IDLE_WORKER_SECONDS
+        while len(self._workers) - len(self._retiring) > self._warm and self._idle:
+            oldest = self._idle[0]
+            if oldest.idle_since > cutoff or self._stopping:
+                return
+            self._idle.popleft()
+            with contextlib.suppress(OSError):
+                oldest.conn.send(None)
+            self._retiring.add(oldest.conn)
 
     def _drop_pending(self, why: str) -> None:
         """Report every task workload that never reached a worker as not started."""
@@ -267,6 +298,7 @@ class LocalExecutor:
                     workload.run_id,
                     describe_exit(code),
                 )
+            worker.idle_since = time.monotonic()
             self._idle.append(worker)
             self._dispatch()
         elif tag == "not_started":
@@ -274,10 +306,12 @@ class LocalExecutor:
             if isinstance(workload, TaskWorkload):
                 why = str(message[1])
                 self._ready.append(TaskEvent(workload.key, workload.try_number, None, why))
+            worker.idle_since = time.monotonic()
             self._idle.append(worker)
             self._dispatch()
         elif tag == "ready":
             worker.ready = True
+            worker.idle_since = time.monotonic()
             self._idle.append(worker)
             self._dispatch()
         elif tag == "init_failed":
@@ -288,6 +322,10 @@ class LocalExecutor:
 
     def _lost(self, worker: _WorkerHandle) -> None:
         """A worker's pipe closed: reap it, report its workload, replace it."""
+        if worker.conn in self._retiring:
+            self._retiring.discard(worker.conn)
+            self._reap(worker)
+            return
         code = self._reap(worker)
         if not worker.ready and not self._stopping:
             raise ExecutorError(
