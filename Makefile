@@ -44,8 +44,8 @@ contracts: $(STAMP)  ## import-linter: the layer contracts of docs/adr/0001-laye
 
 check: lint typecheck contracts test  ## everything CI checks, and more
 
-bench: $(STAMP)  ## print the benchmark figures
-	$(BIN)/python -m benchmarks
+bench: $(STAMP)  ## print the benchmark table (BENCH_ARGS="--quick", SLUICE_BENCH_POSTGRES_URL=...)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

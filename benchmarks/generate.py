@@ -1,7 +1,7 @@
-"""Write benchmark DAG files: a chain of no-op tasks, and a fan-out between a start and a join.
+"""Write benchmark DAG files: chains, a fan-out between a start and a join, many small files.
 
-The tasks are PythonOperators calling a function that does nothing, so what a
-run measures is Sluice's own overhead per task.
+The Python tasks call a function that does nothing, so what a run measures is Sluice's
+own overhead per task; the Bash chain adds the cost of starting ``bash -c "echo hi"``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sluice import {imports}
-from sluice.operators import PythonOperator
+from sluice.operators import {operators}
 
 
 def noop() -> None:
@@ -47,6 +47,12 @@ _PARALLEL_BODY = """\
 """
 
 
+_BASH_CHAIN_BODY = """\
+    tasks = [BashOperator(task_id=f"echo_{{i:04d}}", bash_command="echo hi") for i in range({n})]
+    chain(*tasks)
+"""
+
+
 def chain_dag_id(n: int) -> str:
     """The id of the chain DAG of ``n`` tasks."""
     return f"bench_chain_{n}"
@@ -63,7 +69,11 @@ def write_chain(folder: Path, n: int) -> Path:
         raise ValueError(f"a chain needs at least one task, got {n}")
     dag_id = chain_dag_id(n)
     header = _HEADER.format(
-        dag_id=dag_id, what=f"a chain of {n} no-op tasks", imports="DAG, chain", max_active_tasks=16
+        dag_id=dag_id,
+        what=f"a chain of {n} no-op tasks",
+        imports="DAG, chain",
+        operators="PythonOperator",
+        max_active_tasks=16,
     )
     return _write(folder / f"{dag_id}.py", header + _CHAIN_BODY.format(n=n))
 
@@ -77,10 +87,54 @@ def write_parallel(folder: Path, n: int) -> Path:
         dag_id=dag_id,
         what=f"start, {n} parallel no-op tasks, end",
         imports="DAG",
+        operators="PythonOperator",
         # As many as there are parallel tasks: the DAG's limit must not be what is measured.
         max_active_tasks=max(16, n),
     )
     return _write(folder / f"{dag_id}.py", header + _PARALLEL_BODY.format(n=n))
+
+
+def bash_chain_dag_id(n: int) -> str:
+    """The id of the chain of ``n`` Bash tasks."""
+    return f"bench_bash_chain_{n}"
+
+
+def write_bash_chain(folder: Path, n: int) -> Path:
+    """Write ``bench_bash_chain_<n>.py``: ``n`` BashOperators running ``echo hi``, in a line."""
+    if n < 1:
+        raise ValueError(f"a chain needs at least one task, got {n}")
+    dag_id = bash_chain_dag_id(n)
+    header = _HEADER.format(
+        dag_id=dag_id,
+        what=f"a chain of {n} `echo hi` Bash tasks",
+        imports="DAG, chain",
+        operators="BashOperator",
+        max_active_tasks=16,
+    )
+    return _write(folder / f"{dag_id}.py", header + _BASH_CHAIN_BODY.format(n=n))
+
+
+def many_dag_id(index: int) -> str:
+    """The id of the DAG in file number ``index`` of :func:`write_many`."""
+    return f"bench_many_{index:04d}"
+
+
+def write_many(folder: Path, files: int, tasks: int) -> list[Path]:
+    """Write ``files`` DAG files, each one DAG of ``tasks`` no-op Python tasks in a chain."""
+    if files < 1 or tasks < 1:
+        raise ValueError(f"need at least one file and one task, got {files} and {tasks}")
+    paths = []
+    for index in range(files):
+        dag_id = many_dag_id(index)
+        header = _HEADER.format(
+            dag_id=dag_id,
+            what=f"file {index + 1} of {files}, a chain of {tasks} no-op tasks",
+            imports="DAG, chain",
+            operators="PythonOperator",
+            max_active_tasks=16,
+        )
+        paths.append(_write(folder / f"{dag_id}.py", header + _CHAIN_BODY.format(n=tasks)))
+    return paths
 
 
 def _write(path: Path, text: str) -> Path:
