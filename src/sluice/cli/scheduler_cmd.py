@@ -25,7 +25,7 @@ from sluice.processor.options import ProcessorOptions
 from sluice.processor.processor import DagProcessor, ProcessorReport
 from sluice.runner.dag_cache import DagCache
 from sluice.runner.dag_callbacks import run_callback_workload
-from sluice.runner.task_runner import run_task_workload
+from sluice.runner.task_runner import prepare_child, run_task_workload, warm_up
 from sluice.scheduler.loop import SchedulerJob
 from sluice.store import schema
 from sluice.store.engine import Store
@@ -45,21 +45,37 @@ def build_executor(kind: str, settings: Settings, store: Store) -> Executor:
     def run_callback(workload: CallbackWorkload) -> int:
         return run_callback_workload(workload, settings=settings, store=store, dags=dags)
 
-    def prepare(workload: TaskWorkload) -> None:
-        # Imported once in the warm worker, so that each task's child starts with it.
+    def prepare(workload: TaskWorkload) -> bool:
+        # Imported once in the warm worker, so that each task's child starts with it; False
+        # (nothing imported) lets the worker hand the try to the child it forked ahead.
+        imports = dags.imports
         dags.get_dag(workload.dag_file, workload.key.dag_id)
+        return dags.imports != imports
+
+    def worker_init() -> None:
+        # Compile the runner's statements once per worker, for every child it forks.
+        store.after_fork()
+        warm_up(store)
+        store.dispose()
 
     def child_init() -> None:
-        # The child must not share the parent's database connections: drop them unclosed.
-        store.engine.dispose(close=False)
+        # Not the parent's database connections, but its own, opened ahead of the try.
+        prepare_child(store)
 
     if kind == "sequential":
+        # Each child is forked for its workload: nothing to open ahead, only the parent's
+        # connections to drop.
         return SequentialExecutor(
-            run_task, run_callback=run_callback, prepare=prepare, child_init=child_init
+            run_task, run_callback=run_callback, prepare=prepare, child_init=store.after_fork
         )
     parallelism = settings.get_int("core", "parallelism")
     return LocalExecutor(
-        parallelism, run_task, run_callback=run_callback, prepare=prepare, child_init=child_init
+        parallelism,
+        run_task,
+        run_callback=run_callback,
+        prepare=prepare,
+        worker_init=worker_init,
+        child_init=child_init,
     )
 
 

@@ -6,7 +6,10 @@ from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Any
 
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 2
+"""2: a CallbackWorkload may name a task (``task_id``, ``map_index``, ``try_number``)."""
+READABLE_VERSIONS = frozenset({1, 2})
+"""Versions ``from_dict`` accepts: a version-1 message reads as a version-2 one."""
 
 
 @dataclass(frozen=True)
@@ -42,23 +45,44 @@ class TaskWorkload:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskWorkload:
         """The inverse of :meth:`to_dict`; refuses another message version."""
-        if data.get("version") != MESSAGE_VERSION:
-            raise ValueError(f"workload version {data.get('version')!r} is not {MESSAGE_VERSION}")
+        _check_version(data)
         key = TaskInstanceKey(**data["key"])
-        return cls(**{**data, "key": key})
+        return cls(**{**data, "key": key, "version": MESSAGE_VERSION})
 
 
 @dataclass(frozen=True)
 class CallbackWorkload:
-    """Run a DAG-level callback (on_success_callback / on_failure_callback) for a run."""
+    """Run a DAG's on_success_callback / on_failure_callback for a run or, with ``task_id``,
+    a task's on_failure_callback / on_retry_callback for a try the scheduler failed."""
 
     dag_id: str
     run_id: str
     dag_file: str
     kind: str
-    """``success`` or ``failure``."""
+    """``success`` or ``failure`` (a DAG's, or a task's), or ``retry`` (a task's)."""
     reason: str = ""
+    task_id: str | None = None
+    map_index: int = -1
+    try_number: int = 0
+    """The try the scheduler failed (with ``task_id``)."""
     version: int = MESSAGE_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for a broker."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallbackWorkload:
+        """The inverse of :meth:`to_dict`; refuses a version it cannot read."""
+        _check_version(data)
+        return cls(**{**data, "version": MESSAGE_VERSION})
+
+
+def _check_version(data: dict[str, Any]) -> None:
+    if data.get("version") not in READABLE_VERSIONS:
+        raise ValueError(
+            f"workload version {data.get('version')!r} is not one of {sorted(READABLE_VERSIONS)}"
+        )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import os
 import pickle
+import select
 import signal
 import sys
 import traceback
@@ -127,20 +128,36 @@ def _receive_and_run(read_end: int, run: Callable[[Workload], int]) -> int:
     return run(workload)
 
 
+_reports: dict[int, int] = {}
+"""Child pid to the read end of the pipe it reports its exit code on (see ``wait_child``)."""
+_exiting: set[int] = set()
+"""Children that reported their exit code but may not have been reaped yet."""
+
+
 def _fork(start: Callable[[], int], before: Iterable[Hook]) -> int:
     """Fork a child in its own process group that runs ``start``; return its pid."""
+    reap_exited()
     flush_stdio()
+    report, report_write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        _run_child(start, before)
+        os.close(report)
+        _run_child(start, before, report_write)
+    os.close(report_write)
+    _reports[pid] = report
     # Both sides set the group, so that it exists whichever runs first (the usual race fix).
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)
     return pid
 
 
-def _run_child(start: Callable[[], int], before: Iterable[Hook]) -> NoReturn:
-    """The child's whole life: reset what the fork inherited, run, leave with an exit code."""
+def _run_child(start: Callable[[], int], before: Iterable[Hook], report: int) -> NoReturn:
+    """The child's whole life: reset what the fork inherited, run, leave with an exit code.
+
+    The code is written to ``report`` before the process exits: the exit of a process the
+    size of a scheduler takes milliseconds (its memory is unmapped), which its parent need
+    not wait for to learn how the workload ended.
+    """
     code = FAILED
     try:
         with contextlib.suppress(OSError):
@@ -160,13 +177,70 @@ def _run_child(start: Callable[[], int], before: Iterable[Hook]) -> NoReturn:
         code = FAILED
     finally:
         flush_stdio()
+        with contextlib.suppress(OSError):
+            os.write(report, bytes([code]))
         os._exit(code)
 
 
-def wait_child(pid: int) -> int:
-    """Wait for a child and return its exit code (negative: the signal that killed it)."""
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+def wait_child(pid: int, *, reported: bool = False) -> int:
+    """Wait for a child and return its exit code (negative: the signal that killed it).
+
+    With ``reported``, the code a child forked here reports just before it exits is
+    returned at once; the process is reaped later, once it is gone (``reap_exited``).
+    """
+    report = _reports.pop(pid, None)
+    code = None
+    if report is not None:
+        try:
+            code = _await_report(pid, report) if reported else None
+        finally:
+            os.close(report)
+    if code is None:
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+    _exiting.add(pid)
+    reap_exited()
+    return code
+
+
+def _await_report(pid: int, report: int) -> int | None:
+    """The code the child reported; None if it ended without reporting (killed, crashed).
+
+    The child's exit is watched too (a pidfd), so that a process the task forked, which
+    inherited the pipe, cannot hold the wait after the child died without reporting.
+    """
+    try:
+        exited = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3: the pipe's end-of-file only
+        data = os.read(report, 1)
+        return data[0] if data else None
+    try:
+        ready, _, _ = select.select([report, exited], [], [])
+        if report not in ready:
+            # It exited; a report it wrote before is still readable.
+            ready, _, _ = select.select([report], [], [], 0)
+        if report not in ready:
+            return None
+        data = os.read(report, 1)
+        return data[0] if data else None
+    finally:
+        os.close(exited)
+
+
+def children_exiting() -> bool:
+    """Whether a child that reported its exit code has not been reaped yet."""
+    return bool(_exiting)
+
+
+def reap_exited() -> None:
+    """Reap the children that reported their exit code and have exited since."""
+    for pid in list(_exiting):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _exiting.discard(pid)
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:

@@ -10,8 +10,9 @@ it, starts warm. It talks to the executor over one duplex pipe, one message at a
   if it raised, then ``("done", exit_code)`` after each workload, or
   ``("not_started", text)`` when its child could not be forked.
 
-With ``prefork``, the worker forks its next child while idle (a *spare*), so that a
-workload starts in the time of a pipe write instead of a fork. The spare is used only when
+With ``prefork``, the worker forks its next child ahead of time (a *spare*: as soon as
+the previous workload's child has started, or when idle), so that a workload starts in
+the time of a pipe write instead of a fork. The spare is used only when
 ``prepare`` says it changed nothing since the spare was forked; otherwise a fresh child is
 forked after ``prepare``, exactly as without ``prefork``.
 
@@ -42,17 +43,22 @@ from sluice.executors.forking import (
     RunTask,
     Spare,
     Workload,
+    children_exiting,
     discard,
     fork_child,
     fork_spare,
     hand_off,
     kill_group,
+    reap_exited,
     wait_child,
 )
 
 log = logging.getLogger("sluice.executor")
 
 T = TypeVar("T")
+
+REAP_POLL = 0.002
+"""Seconds between two looks, while idle, for a child that reported and is exiting."""
 
 
 @dataclass(frozen=True)
@@ -130,12 +136,11 @@ class _Worker:
     def _loop(self) -> None:
         while True:
             if self.hooks.prefork and self.spare is None:
-                try:
-                    self.spare = self._fork(
-                        lambda: fork_spare(self.hooks.run, before=self.child_hooks)
-                    )
-                except OSError:
-                    log.warning("could not fork a spare child; forking on demand", exc_info=True)
+                self._fork_spare()
+            # The last child reported its exit code and is still exiting: reap it once it
+            # is gone, unless a workload comes first (then it is reaped at the next fork).
+            while children_exiting() and not self.conn.poll(REAP_POLL):
+                reap_exited()
             try:
                 message = self.conn.recv()
             except (EOFError, OSError):
@@ -187,10 +192,22 @@ class _Worker:
         stale = spare if spare is not None and not handed_off else None
         if stale is not None:
             wait_child(stale.pid)
+        if self.hooks.prefork:
+            # The next workload's child is forked now, while this one runs, so that it has
+            # started (and run child_init) by the time the next workload comes.
+            self._fork_spare()
         try:
-            return wait_child(pid)
+            # The code the child reports as it exits: the executor hears of the workload's
+            # end without waiting for the process to be torn down.
+            return wait_child(pid, reported=True)
         finally:
             self.child_pid.value = 0
+
+    def _fork_spare(self) -> None:
+        try:
+            self.spare = self._fork(lambda: fork_spare(self.hooks.run, before=self.child_hooks))
+        except OSError:
+            log.warning("could not fork a spare child; forking on demand", exc_info=True)
 
     def _fork(self, fork: Callable[[], T]) -> T:
         """Fork with the worker's heap frozen for the garbage collector.

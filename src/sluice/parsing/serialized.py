@@ -7,6 +7,7 @@ seconds; they never hold an operator, a callable or anything from a DAG file.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -188,7 +189,12 @@ class SerializedDag:
             ) from None
 
     def task_nodes(self) -> dict[str, TaskNode]:
-        """The structure ``sluice.sdk.readiness.decide`` works on."""
+        """The structure ``sluice.sdk.readiness.decide`` works on (built once: the
+        scheduler asks on every decision; the dict is shared, not to be changed)."""
+        return self._task_nodes
+
+    @functools.cached_property
+    def _task_nodes(self) -> dict[str, TaskNode]:
         return {
             tid: TaskNode(tid, t.upstream_task_ids, t.trigger_rule) for tid, t in self.tasks.items()
         }

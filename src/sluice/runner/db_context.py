@@ -8,10 +8,10 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 import jinja2
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from sluice.core.errors import StoreError, TaskNotFound
@@ -31,14 +31,39 @@ from sluice.store.tables import DagRun
 log = logging.getLogger("sluice.runner")
 
 
+class RunRow(Protocol):
+    """What a try reads of a DAG run: its ORM row, or a Core row of the dag_run table."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def dag_id(self) -> str: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def run_type(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def conf(self) -> str: ...
+    @property
+    def logical_date(self) -> datetime: ...
+    @property
+    def data_interval_start(self) -> datetime | None: ...
+    @property
+    def data_interval_end(self) -> datetime | None: ...
+    @property
+    def start_date(self) -> datetime | None: ...
+
+
 @dataclass(frozen=True)
 class StoredRun:
     """A DAG run as its row says, with the latest successful run before it."""
 
     pk: int
     state: str
-    row: DagRun
-    prev_success: DagRun | None
+    row: RunRow
+    prev_success: RunRow | None
 
     def run_info(self) -> RunInfo:
         """The run's facts for the context; StoreError if its conf is not a JSON object."""
@@ -67,23 +92,38 @@ class StoredRun:
         )
 
 
+# Built once, with bound parameters, in Core (which costs less to run than ORM): each try
+# runs them.
+DAG_RUN = cast(Table, DagRun.__table__)
+_RUN = select(DAG_RUN).where(
+    DAG_RUN.c.dag_id == bindparam("dag_id"), DAG_RUN.c.run_id == bindparam("run_id")
+)
+_PREV_SUCCESS = (
+    select(DAG_RUN)
+    .where(
+        DAG_RUN.c.dag_id == bindparam("dag_id"),
+        DAG_RUN.c.state == DagRunState.SUCCESS.value,
+        DAG_RUN.c.logical_date < bindparam("before"),
+    )
+    .order_by(DAG_RUN.c.logical_date.desc())
+    .limit(1)
+)
+
+
 def load_run(session: Session, dag_id: str, run_id: str) -> StoredRun:
     """The run's row and the latest successful run before it (Airflow's ``prev_*_success``);
     StoreError if the run does not exist."""
-    row = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    row = session.execute(_RUN, {"dag_id": dag_id, "run_id": run_id}).first()
     if row is None:
         raise StoreError(f"DAG '{dag_id}' has no run '{run_id}'")
-    prev = session.scalar(
-        select(DagRun)
-        .where(
-            DagRun.dag_id == dag_id,
-            DagRun.state == DagRunState.SUCCESS.value,
-            DagRun.logical_date < row.logical_date,
-        )
-        .order_by(DagRun.logical_date.desc())
-        .limit(1)
-    )
-    return StoredRun(pk=row.id, state=row.state, row=row, prev_success=prev)
+    return stored_run(session, cast(RunRow, row))
+
+
+def stored_run(session: Session, row: RunRow) -> StoredRun:
+    """A run whose row was read already, with the latest successful run before it."""
+    params = {"dag_id": row.dag_id, "before": row.logical_date}
+    prev = session.execute(_PREV_SUCCESS, params).first()
+    return StoredRun(pk=row.id, state=row.state, row=row, prev_success=cast(RunRow | None, prev))
 
 
 @dataclass

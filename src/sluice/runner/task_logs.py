@@ -30,6 +30,12 @@ def task_log_path(base: Path, key: TaskInstanceKey, try_number: int) -> Path:
     return path / f"attempt={try_number}.log"
 
 
+def dag_callback_log_path(base: Path, dag_id: str, run_id: str) -> Path:
+    """``<base>/dag_id=<id>/run_id=<id>/dag_callback.log``: a run's DAG callbacks."""
+    parts = [f"dag_id={dag_id}", f"run_id={run_id}"]
+    return base.joinpath(*(_safe(part) for part in parts)) / "dag_callback.log"
+
+
 def _safe(part: str) -> str:
     # Ids cannot hold a path separator, but a run id given by a person might: keep every
     # log file inside the base folder.

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sluice.config import Settings
@@ -32,16 +32,16 @@ from sluice.core.messages import RunnerExit, TaskInstanceKey, TaskWorkload
 from sluice.core.states import TaskInstanceState
 from sluice.parsing.json_values import json_safe
 from sluice.runner.dag_cache import DagCache
-from sluice.runner.db_context import TryFacts, load_run, prepare_try
+from sluice.runner.db_context import DAG_RUN, RunRow, TryFacts, prepare_try, stored_run
 from sluice.runner.execute import TryOutcome, run_try
 from sluice.runner.heartbeat import Heartbeat
 from sluice.runner.task_logs import capture_to_log, task_log_path
 from sluice.sdk.operator import DEFAULT_RETRY_DELAY, BaseOperator
 from sluice.store import task_tries, transitions
-from sluice.store.engine import Store
-from sluice.store.tables import TaskInstance
+from sluice.store.engine import READ_ONLY, Store
+from sluice.store.tables import DagRun, TaskInstance
 from sluice.store.task_tries import TryRecord
-from sluice.store.xcoms import DbXComStore, clear_xcoms
+from sluice.store.xcoms import DbXComStore, clear_xcoms, get_xcom, put_xcom
 
 log = logging.getLogger("sluice.runner")
 
@@ -50,6 +50,9 @@ CLAIM_PATIENCE = 30.0
 OUTCOME_PATIENCE = 300.0
 """Seconds it keeps trying to write the outcome: a finished try's result is worth waiting
 for (after that the scheduler's heartbeat timeout sends the try into its retry path)."""
+
+WARM_UP_DAG_ID = "sluice-warm-up"
+"""The DAG id of the throwaway instance :func:`warm_up` claims (and rolls back)."""
 
 T = TypeVar("T")
 
@@ -60,10 +63,17 @@ S = TaskInstanceState
 class _Claim:
     """A try this runner owns: the instance moved to running for it."""
 
-    ti_id: int
+    running: transitions.RunningTry
     facts: TryFacts
     log_path: Path
     pid: int
+    try_start: datetime
+    """The start its task_try row keeps (a rescheduled sensor's first poke)."""
+
+    @property
+    def ti_id(self) -> int:
+        """The task instance's id."""
+        return self.running.id
 
 
 @dataclass
@@ -119,41 +129,55 @@ def run_task_workload(
         return RunnerExit.CRASHED
 
 
+_TI = cast(Table, TaskInstance.__table__)
+_QUEUED_TRY = (
+    select(_TI.c.id.label("ti_id"), _TI.c.max_tries, _TI.c.first_try_start, DAG_RUN)
+    .join(DAG_RUN, (DAG_RUN.c.dag_id == _TI.c.dag_id) & (DAG_RUN.c.run_id == _TI.c.run_id))
+    .where(
+        _TI.c.dag_id == bindparam("dag_id"),
+        _TI.c.run_id == bindparam("run_id"),
+        _TI.c.task_id == bindparam("task_id"),
+        _TI.c.map_index == bindparam("map_index"),
+    )
+)
+"""The instance and its run's row, in one statement built once (in Core, which costs less
+to run than ORM): each try runs it."""
+
+
 def _claim(workload: TaskWorkload, settings: Settings, store: Store) -> _Claim | None:
     """Move the instance from queued to running for this process, in one transaction."""
+    path = task_log_path(settings.base_log_folder, workload.key, workload.try_number)
+    with store.transaction() as session:
+        return _claim_in(session, workload, path)
+
+
+def _claim_in(session: Session, workload: TaskWorkload, path: Path) -> _Claim | None:
+    """The claim's statements: the instance to running, its run's facts, the try's row."""
     key = workload.key
     pid = os.getpid()
-    path = task_log_path(settings.base_log_folder, key, workload.try_number)
-    with store.transaction() as session:
-        found = session.execute(_ti_query(key)).first()
-        if found is None:
-            log.error("%s: no such task instance in the database", key)
-            return None
-        ti_id, max_tries, first = found
-        start = transitions.TryStart(workload.try_number, socket.gethostname(), pid)
-        transitions.mark_running(session, ti_id, start)
-        stamp = transitions.now()
-        run = load_run(session, key.dag_id, key.run_id)
-        if first is not None or workload.try_number > 1:
-            # As Airflow: a new try starts without the values an earlier one pushed (the
-            # very first try of an instance has none: skip the statement).
-            clear_xcoms(session, run.pk, key.task_id, key.map_index)
-        if first is None:
-            first = stamp
-            task_tries.mark_first_try_start(session, ti_id, stamp)
-        record = TryRecord(key, workload.try_number, stamp, start.hostname, pid, str(path))
-        task_tries.record_try_start(session, record)
-        facts = TryFacts(key, workload.try_number, max_tries, first, run)
-        return _Claim(ti_id, facts, path, pid)
-
-
-def _ti_query(key: TaskInstanceKey) -> Any:
-    return select(TaskInstance.id, TaskInstance.max_tries, TaskInstance.first_try_start).where(
-        TaskInstance.dag_id == key.dag_id,
-        TaskInstance.run_id == key.run_id,
-        TaskInstance.task_id == key.task_id,
-        TaskInstance.map_index == key.map_index,
-    )
+    found = session.execute(
+        _QUEUED_TRY,
+        {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id,
+         "map_index": key.map_index},
+    ).first()  # fmt: skip
+    if found is None:
+        log.error("%s: no such task instance in the database", key)
+        return None
+    ti_id, max_tries, first = found.ti_id, found.max_tries, found.first_try_start
+    start = transitions.TryStart(workload.try_number, socket.gethostname(), pid)
+    stamp = transitions.mark_running(session, ti_id, start)
+    run = stored_run(session, cast(RunRow, found))
+    # The very first try of an instance (never started, never cleared) has no values
+    # pushed and no try row yet: the statements that look for them are skipped.
+    first_ever = first is None and workload.try_number == 1
+    if not first_ever:
+        # As Airflow: a new try starts without the values an earlier one pushed.
+        clear_xcoms(session, run.pk, key.task_id, key.map_index)
+    record = TryRecord(key, workload.try_number, stamp, start.hostname, pid, str(path))
+    try_start = task_tries.record_try_start(session, record, new=first_ever)
+    facts = TryFacts(key, workload.try_number, max_tries, first or stamp, run)
+    running = transitions.RunningTry(ti_id, run.pk, stamp, workload.try_number, max_tries)
+    return _Claim(running, facts, path, pid, try_start)
 
 
 def _execute(
@@ -169,7 +193,7 @@ def _execute(
     key = workload.key
     try:
         dag = dags.get_dag(workload.dag_file, key.dag_id)
-        xcom = DbXComStore(store, key.dag_id, key.run_id)
+        xcom = DbXComStore(store, key.dag_id, key.run_id, run_pk=claim.facts.run.pk)
         prepared = prepare_try(dag, claim.facts, xcom, config=settings)
     except Exception as exc:
         result.outcome = _start_failure(exc, claim.facts)
@@ -255,20 +279,7 @@ def _write_outcome(store: Store, claim: _Claim, result: _Result) -> int:
 
     def write() -> None:
         with store.transaction() as session:
-            _move(session, claim, result)
-            if outcome.skip_downstream:
-                _skip_downstream(session, key, outcome.skip_downstream)
-            if result.rendered is not None:
-                task_tries.save_rendered_fields(session, claim.ti_id, result.rendered)
-            task_tries.record_try_end(
-                session,
-                key,
-                claim.facts.try_number,
-                state=outcome.state.value,
-                end=transitions.now(),
-                exit_code=RunnerExit.OUTCOME_WRITTEN,
-                error=outcome.error,
-            )
+            _record_outcome(session, claim, result)
 
     def record_lost(reason: str) -> None:
         with store.transaction() as session:
@@ -280,6 +291,7 @@ def _write_outcome(store: Store, claim: _Claim, result: _Result) -> int:
                 end=transitions.now(),
                 exit_code=RunnerExit.TAKEN_AWAY,
                 error=f"outcome not written: {reason}",
+                started=claim.try_start,
             )
 
     try:
@@ -293,24 +305,40 @@ def _write_outcome(store: Store, claim: _Claim, result: _Result) -> int:
     return RunnerExit.OUTCOME_WRITTEN
 
 
+def _record_outcome(session: Session, claim: _Claim, result: _Result) -> None:
+    """The outcome's statements: the instance's state, the skipped branch, the try's row."""
+    outcome = result.outcome
+    _move(session, claim, result)
+    if outcome.skip_downstream:
+        _skip_downstream(session, claim.facts.key, outcome.skip_downstream)
+    task_tries.record_try_end(
+        session,
+        claim.facts.key,
+        claim.facts.try_number,
+        state=outcome.state.value,
+        end=transitions.now(),
+        exit_code=RunnerExit.OUTCOME_WRITTEN,
+        error=outcome.error,
+        started=claim.try_start,
+    )
+
+
 def _move(session: Session, claim: _Claim, result: _Result) -> None:
-    ti = session.get(TaskInstance, claim.ti_id)
-    if ti is None:
-        raise TransitionError(f"task instance {claim.facts.key} was deleted while it ran")
+    ti, rendered = claim.running, result.rendered
     state = result.outcome.state
     if state is S.SUCCESS:
-        transitions.mark_success(session, ti)
+        transitions.mark_success(session, ti, rendered_fields=rendered)
     elif state is S.SKIPPED:
-        transitions.mark_task_skipped(session, ti)
+        transitions.mark_task_skipped(session, ti, rendered_fields=rendered)
     elif state is S.UP_FOR_RETRY:
         next_try_at = _next_try_at(result, claim)
         log.info("retry %d of %d at %s", ti.try_number, ti.max_tries, next_try_at.isoformat())
-        transitions.schedule_retry(session, ti, next_try_at=next_try_at)
+        transitions.schedule_retry(session, ti, next_try_at=next_try_at, rendered_fields=rendered)
     elif state is S.UP_FOR_RESCHEDULE:
         at = result.outcome.reschedule_at or transitions.now()
-        transitions.schedule_reschedule(session, ti, next_try_at=at)
+        transitions.schedule_reschedule(session, ti, next_try_at=at, rendered_fields=rendered)
     else:
-        transitions.mark_failed(session, ti)
+        transitions.mark_failed(session, ti, rendered_fields=rendered)
 
 
 def _skip_downstream(session: Session, key: TaskInstanceKey, task_ids: tuple[str, ...]) -> None:
@@ -342,3 +370,63 @@ def retry_transaction(action: Callable[[], T], patience: float) -> T:
             log.warning("database error (%s); trying again in %.2f s", reason, delay)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def prepare_child(store: Store) -> None:
+    """In a child forked for a try (ahead of it, with prefork): drop the parent's database
+    connections, connect, and run the claim's first statement for no instance in a
+    read-only transaction. A child forked ahead of its try so pays, before the try comes,
+    for connecting and for the first run of the code in a new process (each page of
+    memory that code touches is copied then). A database that cannot be reached is left
+    to the claim, which retries."""
+    store.after_fork()
+    try:
+        with store.sessions() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            params = {"dag_id": WARM_UP_DAG_ID, "run_id": "", "task_id": "", "map_index": -1}
+            session.execute(_QUEUED_TRY, params).first()
+    except SQLAlchemyError as exc:
+        log.debug("could not connect ahead of the try: %s", exc)
+
+
+def warm_up(store: Store) -> None:
+    """Run one try's database work on a throwaway instance, then roll all of it back.
+
+    A LocalExecutor worker calls this once: the children it forks inherit the engine's
+    cache of compiled statements, so that a try runs its statements instead of first
+    compiling them, which costs more than running them. Only an optimisation: a failure
+    is logged, never raised.
+    """
+    stamp = transitions.now()
+    key = TaskInstanceKey(WARM_UP_DAG_ID, f"warm-up-{os.getpid()}-{stamp.timestamp()}", "task")
+    try:
+        with store.sessions() as session:
+            session.add_all(
+                [
+                    DagRun(
+                        dag_id=key.dag_id,
+                        run_id=key.run_id,
+                        logical_date=stamp,
+                        run_type="manual",
+                        state="running",
+                    ),
+                    TaskInstance(
+                        dag_id=key.dag_id,
+                        run_id=key.run_id,
+                        task_id=key.task_id,
+                        state=S.QUEUED.value,
+                    ),
+                ]
+            )
+            session.flush()
+            workload = TaskWorkload(key, try_number=1, dag_file=os.devnull)
+            claim = _claim_in(session, workload, Path(os.devnull))
+            assert claim is not None
+            transitions.heartbeat(session, claim.ti_id, pid=claim.pid)
+            pk = claim.facts.run.pk
+            put_xcom(session, pk, key.dag_id, key.run_id, key.task_id, -1, "return_value", "1")
+            get_xcom(session, pk, key.task_id, -1, "return_value")
+            _record_outcome(session, claim, _Result(TryOutcome(S.SUCCESS), rendered="{}"))
+            session.rollback()
+    except Exception as exc:  # the database away, say: the children compile for themselves
+        log.warning("could not warm up the task runner: %s: %s", type(exc).__name__, exc)

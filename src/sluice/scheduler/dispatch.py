@@ -146,8 +146,12 @@ class _RunDecision:
         """Apply one round of decisions; True when something changed that others depend on."""
         changed = False
         to_schedule: list[int] = []
+        waiting_by_task: dict[str, list[InstanceRow]] = {}
+        for ti in self.instances:
+            if self.state[ti.id] in _WAITING:
+                waiting_by_task.setdefault(ti.task_id, []).append(ti)
         for task_id, decision in decide(self.nodes, self._states()).items():
-            waiting = self._waiting(task_id)
+            waiting = waiting_by_task.get(task_id, [])
             if not waiting or decision is Decision.WAIT:
                 continue
             ids = [ti.id for ti in waiting]

@@ -1,11 +1,12 @@
 """The scheduler's loop: event-driven, with timers only for what is truly time-based.
 
-Each pass applies the executor's events, runs what is due (run creation, backfills,
-starting queued runs, dagrun timeouts, retries whose delay is over, recovery, the job
-heartbeat), decides the runs flagged ``needs_scheduling`` and queues what fits, then
-waits in ``executor.events(timeout)``. That wait returns the moment a task's process
-ends, so the next task is queued at once; ``timeout`` is only the time until the next
-timer. No fixed sleep sits between one task's end and the next one's start.
+Each pass applies the executor's events (and beats the job's heartbeat when due), decides
+the runs flagged ``needs_scheduling`` and queues what fits, then runs what is due (run
+creation, backfills, starting queued runs, dagrun timeouts, retries whose delay is over,
+recovery), decides and queues again if that ran, and waits in ``executor.events(timeout)``.
+That wait returns the moment a task's process ends, so the next task is queued at once;
+``timeout`` is only the time until the next timer. No fixed sleep sits between one task's
+end and the next one's start, and no timed work either.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ class _Pass:
 
     workloads: list[TaskWorkload] = field(default_factory=list)
     callbacks: list[CallbackWorkload] = field(default_factory=list)
+    more: bool = False
+    """More flagged runs than one pass decides: the next pass comes at once."""
 
 
 class SchedulerJob:
@@ -157,27 +160,45 @@ class SchedulerJob:
         assert self.job_id is not None
         clock = time.monotonic()
         now = transitions.now()
+        callbacks: list[CallbackWorkload] = []
         if events:
             with self.store.transaction() as session:
-                failed = apply_events(session, self.dags, events, job_id=self.job_id)
+                failed = apply_events(
+                    session, self.dags, events, job_id=self.job_id, callbacks=callbacks
+                )
             events.clear()
             if failed:
                 # A retry may be due at once (retry_delay 0): look now, not in a second.
                 self.timers.housekeeping = 0.0
         if clock >= self.timers.heartbeat:
+            # First: the job's liveness must not depend on the rest of the pass succeeding.
             self._heartbeat(clock)
+        # Then the hot path: what a finished task made ready is queued before timed work.
+        more = self._queue_ready(callbacks)
+        timed = False
         if clock >= self.timers.recovery:
             self._recover(clock, now)
+            timed = True
         if clock >= self.timers.cleanup:
             self._cleanup(clock, now)
-        callbacks: list[CallbackWorkload] = []
         if clock >= self.timers.housekeeping:
             callbacks.extend(self._housekeeping(clock, now))
+            timed = True
+        if timed:
+            # New, started, retried or requeued work: decided and queued in this pass too.
+            more = self._queue_ready(callbacks) or more
+        self.timers.more_work = more
+        for callback in callbacks:
+            self.executor.run_callback(callback)
+
+    def _queue_ready(self, callbacks: list[CallbackWorkload]) -> bool:
+        """Decide and queue, hand the workloads to the executor and keep the callbacks for
+        after; True when more runs wait to be decided than one transaction takes."""
         handed = self._decide_and_queue()
         for workload in handed.workloads:
             self.executor.queue(workload)
-        for callback in [*callbacks, *handed.callbacks]:
-            self.executor.run_callback(callback)
+        callbacks.extend(handed.callbacks)
+        return handed.more
 
     # -- the hot path ----------------------------------------------------------------------
 
@@ -218,7 +239,7 @@ class SchedulerJob:
                     "run %s waits: DAG '%s' has no readable serialized form (see `sluice dags "
                     "report`)", run.run_id, run.dag_id
                 )  # fmt: skip
-        self.timers.more_work = len(runs) >= RUNS_PER_PASS and len(decided.undecided) < len(runs)
+        handed.more = len(runs) >= RUNS_PER_PASS and len(decided.undecided) < len(runs)
         if decided.finished:
             # A finished run may let a queued one start (max_active_runs): look now.
             self.timers.housekeeping = 0.0
@@ -273,6 +294,8 @@ class SchedulerJob:
                 job_timeout=self.job_timeout,
                 task_timeout=self.task_timeout,
             )
+        for callback in done.callbacks:
+            self.executor.run_callback(callback)
         if done.requeued or done.failed:
             log.warning(
                 "recovery: %d queued instances of dead schedulers requeued, %d silent tries "

@@ -14,14 +14,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from sluice.core.errors import TransitionError
-from sluice.core.messages import RunnerExit, TaskEvent, TaskInstanceKey
+from sluice.core.messages import CallbackWorkload, RunnerExit, TaskEvent, TaskInstanceKey
 from sluice.core.states import TaskInstanceState
+from sluice.parsing.serialized import SerializedDag
 from sluice.scheduler.retries import retry_at
 from sluice.scheduler.serialized_dags import SerializedDagCache
 from sluice.store import jobs, task_tries, transitions
@@ -37,9 +38,17 @@ _NOTHING_TO_DO = (RunnerExit.OUTCOME_WRITTEN, RunnerExit.NOT_QUEUED, RunnerExit.
 
 
 def apply_events(
-    session: Session, dags: SerializedDagCache, events: Sequence[TaskEvent], *, job_id: int
+    session: Session,
+    dags: SerializedDagCache,
+    events: Sequence[TaskEvent],
+    *,
+    job_id: int,
+    callbacks: list[CallbackWorkload] | None = None,
 ) -> int:
-    """Fail the tries whose process ended without writing an outcome; how many were."""
+    """Fail the tries whose process ended without writing an outcome; how many were.
+
+    The failed tries' task callbacks go into ``callbacks``, to send once this commits.
+    """
     failed = 0
     lost = [e for e in events if e.exit_code not in _NOTHING_TO_DO]
     if not lost:
@@ -53,7 +62,7 @@ def apply_events(
         if ti.state == S.RUNNING.value and ti.try_number == event.try_number:
             why = _why(event)
             log.warning("%s: try %d ended: %s", event.key, event.try_number, why)
-            _fail_running(session, dags, ti, exit_code=event.exit_code, why=why)
+            _fail_running(session, dags, ti, exit_code=event.exit_code, why=why, out=callbacks)
             failed += 1
         elif (
             ti.state == S.QUEUED.value
@@ -103,8 +112,10 @@ def _fail_running(
     *,
     exit_code: int | None,
     why: str,
+    out: list[CallbackWorkload] | None,
 ) -> None:
-    """Fail a running try nobody will finish, and close its try row with the reason."""
+    """Fail a running try nobody will finish, close its try row with the reason, and add
+    its task's failure or retry callback to ``out`` (as Airflow does for such a try)."""
     retry = _retry_time(session, dags, ti, ti.try_number)
     try:
         transitions.fail_lost_try(session, ti, retry_at=retry)
@@ -120,6 +131,26 @@ def _fail_running(
         end=transitions.now(),
         exit_code=exit_code,
         error=f"the try's process did not finish it: {why}",
+    )
+    callback = _task_callback(dags.get(session, ti.dag_id), ti, state, why)
+    if callback is not None and out is not None:
+        out.append(callback)
+
+
+def _task_callback(
+    dag: SerializedDag | None, ti: TaskInstance, state: TaskInstanceState, why: str
+) -> CallbackWorkload | None:
+    """The workload of the task's on_retry_callback or on_failure_callback, if it has one."""
+    task = dag.tasks.get(ti.task_id) if dag is not None else None
+    if dag is None or task is None:
+        return None
+    retry = state is S.UP_FOR_RETRY
+    if not (task.has_on_retry_callback if retry else task.has_on_failure_callback):
+        return None
+    kind = "retry" if retry else "failure"
+    reason = f"the try's process did not finish it: {why}"
+    return CallbackWorkload(
+        ti.dag_id, ti.run_id, dag.fileloc, kind, reason, ti.task_id, ti.map_index, ti.try_number
     )
 
 
@@ -140,6 +171,8 @@ class Recovered:
     dead_jobs: list[int]
     requeued: int
     failed: int
+    callbacks: list[CallbackWorkload] = field(default_factory=list)
+    """The failed tries' task callbacks, to send once this commits."""
 
 
 def recover(
@@ -167,12 +200,13 @@ def recover(
     lost = queued_by_stopped_jobs(session)
     requeued = transitions.requeue_lost(session, [ti.id for ti in lost])
     failed = 0
+    callbacks: list[CallbackWorkload] = []
     for ti in silent_running(session, now - timedelta(seconds=task_timeout)):
         why = f"no heartbeat for {task_timeout:g} s"
         log.warning("%s.%s (%s): %s", ti.dag_id, ti.task_id, ti.run_id, why)
-        _fail_running(session, dags, ti, exit_code=None, why=why)
+        _fail_running(session, dags, ti, exit_code=None, why=why, out=callbacks)
         failed += 1
-    return Recovered(dead, len(requeued), failed)
+    return Recovered(dead, len(requeued), failed, callbacks)
 
 
 def _alive(pid: int) -> bool:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from sluice.core.errors import SluiceError
@@ -18,6 +19,12 @@ from sluice.parsing.serialized import SerializedDag
 from sluice.store.tables import SerializedDagRow
 
 log = logging.getLogger("sluice.scheduler")
+
+_ROWS = cast(Table, SerializedDagRow.__table__)
+_HASHES = select(_ROWS.c.dag_id, _ROWS.c.dag_hash).where(
+    _ROWS.c.dag_id.in_(bindparam("dag_ids", expanding=True))
+)
+"""Built once (Core, which costs less to run than ORM): the scheduler runs it every pass."""
 
 
 class SerializedDagCache:
@@ -35,11 +42,7 @@ class SerializedDagCache:
         """Several DAGs at once: one query for their hashes, one more for changed ones."""
         if not dag_ids:
             return {}
-        rows = session.execute(
-            select(SerializedDagRow.dag_id, SerializedDagRow.dag_hash).where(
-                SerializedDagRow.dag_id.in_(list(set(dag_ids)))
-            )
-        )
+        rows = session.execute(_HASHES, {"dag_ids": list(set(dag_ids))})
         # Not dict(rows): a Result has keys() (its column names), which dict() would use.
         hashes = {dag_id: digest for dag_id, digest in rows}
         stale = [

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import jinja2.ext  # named in every environment: imported here, not in each task's process
 import jinja2.nativetypes
 import jinja2.sandbox
 

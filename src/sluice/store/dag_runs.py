@@ -11,10 +11,12 @@ deciding the same run at once. SQLite has one writer at a time and one scheduler
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from sluice.core.states import DagRunState
@@ -157,9 +159,29 @@ def running_runs(session: Session) -> list[DagRun]:
 
 
 def not_paused() -> ColumnElement[bool]:
-    """Runs that may go on: of an unpaused DAG, or of a backfill (which runs paused DAGs too)."""
-    paused = select(Dag.dag_id).where(Dag.is_paused.is_(True))
-    return DagRun.dag_id.not_in(paused) | DagRun.backfill_id.is_not(None)
+    """Runs that may go on: of an unpaused DAG, or of a backfill (which runs paused DAGs too).
+
+    Core columns, so that a Core statement using it stays one (ORM ones cost more to run).
+    """
+    runs, dags = cast(Table, DagRun.__table__), cast(Table, Dag.__table__)
+    paused = select(dags.c.dag_id).where(dags.c.is_paused.is_(True))
+    return runs.c.dag_id.not_in(paused) | runs.c.backfill_id.is_not(None)
+
+
+@functools.cache
+def _runs_to_schedule(limit: int) -> Select[DagRun]:
+    # Built once: the scheduler runs it on every pass.
+    return (
+        select(DagRun)
+        .where(
+            DagRun.state == DagRunState.RUNNING.value,
+            DagRun.needs_scheduling.is_(True),
+            not_paused(),
+        )
+        .order_by(DagRun.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
 
 
 def lock_runs_to_schedule(session: Session, *, limit: int) -> list[DagRun]:
@@ -167,19 +189,7 @@ def lock_runs_to_schedule(session: Session, *, limit: int) -> list[DagRun]:
 
     Runs of a paused DAG wait, as in Airflow (backfill runs excepted).
     """
-    return list(
-        session.scalars(
-            select(DagRun)
-            .where(
-                DagRun.state == DagRunState.RUNNING.value,
-                DagRun.needs_scheduling.is_(True),
-                not_paused(),
-            )
-            .order_by(DagRun.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    return list(session.scalars(_runs_to_schedule(limit)))
 
 
 def lock_runs(session: Session, run_ids: Collection[int]) -> list[int]:
@@ -196,15 +206,18 @@ def lock_runs(session: Session, run_ids: Collection[int]) -> list[int]:
     )
 
 
+_SCHEDULING_DONE = (
+    update(DagRun)
+    .where(DagRun.id.in_(bindparam("run_ids", expanding=True)))
+    .values(needs_scheduling=False)
+    .execution_options(synchronize_session=False)
+)
+
+
 def scheduling_done(session: Session, run_ids: Sequence[int]) -> None:
     """Clear the flag of runs just decided (they are locked, so nothing moved meanwhile)."""
     if run_ids:
-        session.execute(
-            update(DagRun)
-            .where(DagRun.id.in_(list(run_ids)))
-            .values(needs_scheduling=False)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_SCHEDULING_DONE, {"run_ids": list(run_ids)})
 
 
 def flag_for_scheduling(session: Session, run_ids: Sequence[int]) -> None:

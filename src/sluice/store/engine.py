@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,9 +27,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # Let SQLAlchemy, not the driver, open transactions: BEGIN IMMEDIATE takes
-        # the write lock up front, so two writers queue instead of deadlocking.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800}
     if parsed.get_backend_name() == "mysql":
@@ -39,6 +37,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(parsed, **options)
     except (ArgumentError, ModuleNotFoundError) as exc:
         raise StoreError(f"cannot use database URL {parsed!r}: {exc}") from None
+
+
+READ_ONLY = "sluice_read_only"
+"""A connection execution option: the transaction only reads (on SQLite it then takes no
+write lock)."""
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Let SQLAlchemy, not the driver, open transactions: BEGIN IMMEDIATE takes the write
+    # lock up front, so two writers queue instead of deadlocking.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
@@ -84,3 +94,8 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection (after a fork, or at exit)."""
         self.engine.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked child: drop the parent's pooled connections unclosed (they are the
+        parent's to close); the child opens its own."""
+        self.engine.dispose(close=False)

@@ -7,11 +7,13 @@ DAG after its run started, and the instances a mapped task expands into.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -26,6 +28,8 @@ OCCUPYING = (S.QUEUED.value, S.RUNNING.value)
 """Instances in these states hold pool slots and count against concurrency limits."""
 WAITING_TO_RETRY = (S.UP_FOR_RETRY.value, S.UP_FOR_RESCHEDULE.value)
 
+_TI = cast(Table, TaskInstance.__table__)
+
 
 @dataclass(frozen=True)
 class InstanceRow:
@@ -39,6 +43,17 @@ class InstanceRow:
     state: str | None
 
 
+_RUN_INSTANCES = (
+    select(_TI.c.id, _TI.c.dag_id, _TI.c.run_id, _TI.c.task_id, _TI.c.map_index, _TI.c.state)
+    .where(
+        _TI.c.dag_id == bindparam("dag_id"), _TI.c.run_id.in_(bindparam("run_ids", expanding=True))
+    )
+    .order_by(_TI.c.id)
+)
+"""Built once (the scheduler runs it on every pass), with bound parameters; Core, as the
+other statements of the scheduler's pass, which cost less to run than ORM ones."""
+
+
 def run_instances(session: Session, run_keys: Collection[tuple[str, str]]) -> list[InstanceRow]:
     """Every task instance of these (dag_id, run_id) runs, in one query per DAG."""
     by_dag: dict[str, list[str]] = {}
@@ -46,18 +61,7 @@ def run_instances(session: Session, run_keys: Collection[tuple[str, str]]) -> li
         by_dag.setdefault(dag_id, []).append(run_id)
     found: list[InstanceRow] = []
     for dag_id, run_ids in by_dag.items():
-        rows = session.execute(
-            select(
-                TaskInstance.id,
-                TaskInstance.dag_id,
-                TaskInstance.run_id,
-                TaskInstance.task_id,
-                TaskInstance.map_index,
-                TaskInstance.state,
-            )
-            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(run_ids))
-            .order_by(TaskInstance.id)
-        )
+        rows = session.execute(_RUN_INSTANCES, {"dag_id": dag_id, "run_ids": run_ids})
         found.extend(InstanceRow(*row) for row in rows)
     return found
 
@@ -139,49 +143,55 @@ class Candidate:
     max_active_tasks: int
 
 
+_POOL = cast(Table, Pool.__table__)
+_LOCK_POOLS = select(_POOL.c.pool, _POOL.c.slots).order_by(_POOL.c.id).with_for_update()
+
+
 def lock_pools(session: Session) -> dict[str, int]:
     """Every pool's slots, its rows locked so that two schedulers queue one at a time."""
-    rows = session.execute(select(Pool.pool, Pool.slots).order_by(Pool.id).with_for_update())
-    return {name: slots for name, slots in rows}
+    return {name: slots for name, slots in session.execute(_LOCK_POOLS)}
+
+
+@functools.cache
+def _scheduled(limit: int) -> Select[*tuple[Any, ...]]:
+    # Built once per limit: the scheduler runs it on every pass.
+    run, dag = cast(Table, DagRun.__table__), cast(Table, Dag.__table__)
+    return (
+        select(
+            _TI.c.id,
+            run.c.id,
+            _TI.c.dag_id,
+            _TI.c.run_id,
+            _TI.c.task_id,
+            _TI.c.map_index,
+            _TI.c.try_number,
+            _TI.c.pool,
+            _TI.c.pool_slots,
+            _TI.c.priority_weight,
+            _TI.c.queue,
+            dag.c.max_active_tasks,
+        )
+        .join(run, (run.c.dag_id == _TI.c.dag_id) & (run.c.run_id == _TI.c.run_id))
+        .join(dag, dag.c.dag_id == _TI.c.dag_id)
+        .where(
+            _TI.c.state == S.SCHEDULED.value,
+            run.c.state == DagRunState.RUNNING.value,
+            not_paused(),
+        )
+        .order_by(
+            _TI.c.priority_weight.desc(),
+            run.c.logical_date,
+            _TI.c.map_index,
+            _TI.c.id,
+        )
+        .limit(limit)
+    )
 
 
 def scheduled_candidates(session: Session, *, limit: int) -> list[Candidate]:
     """Scheduled instances of running runs (not paused), highest priority first, then the
     oldest run first."""
-    rows = session.execute(
-        select(
-            TaskInstance.id,
-            DagRun.id,
-            TaskInstance.dag_id,
-            TaskInstance.run_id,
-            TaskInstance.task_id,
-            TaskInstance.map_index,
-            TaskInstance.try_number,
-            TaskInstance.pool,
-            TaskInstance.pool_slots,
-            TaskInstance.priority_weight,
-            TaskInstance.queue,
-            Dag.max_active_tasks,
-        )
-        .join(
-            DagRun,
-            (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id),
-        )
-        .join(Dag, Dag.dag_id == TaskInstance.dag_id)
-        .where(
-            TaskInstance.state == S.SCHEDULED.value,
-            DagRun.state == DagRunState.RUNNING.value,
-            not_paused(),
-        )
-        .order_by(
-            TaskInstance.priority_weight.desc(),
-            DagRun.logical_date,
-            TaskInstance.map_index,
-            TaskInstance.id,
-        )
-        .limit(limit)
-    )
-    return [Candidate(*tuple(row)) for row in rows]
+    return [Candidate(*tuple(row)) for row in session.execute(_scheduled(limit))]
 
 
 @dataclass
@@ -196,21 +206,17 @@ class Occupancy:
     """(DAG id, task id) to its queued and running instances, across runs."""
 
 
+_OCCUPANCY = (
+    select(_TI.c.dag_id, _TI.c.task_id, _TI.c.pool, func.count(), func.sum(_TI.c.pool_slots))
+    .where(_TI.c.state.in_(OCCUPYING))
+    .group_by(_TI.c.dag_id, _TI.c.task_id, _TI.c.pool)
+)
+
+
 def occupancy(session: Session) -> Occupancy:
     """What queued and running instances hold now (one grouped query)."""
-    rows = session.execute(
-        select(
-            TaskInstance.dag_id,
-            TaskInstance.task_id,
-            TaskInstance.pool,
-            func.count(),
-            func.sum(TaskInstance.pool_slots),
-        )
-        .where(TaskInstance.state.in_(OCCUPYING))
-        .group_by(TaskInstance.dag_id, TaskInstance.task_id, TaskInstance.pool)
-    )
     result = Occupancy({}, {}, {})
-    for dag_id, task_id, pool, count, slots in rows:
+    for dag_id, task_id, pool, count, slots in session.execute(_OCCUPANCY):
         result.pools[pool] = result.pools.get(pool, 0) + int(slots or 0)
         result.tasks[(dag_id, task_id)] = result.tasks.get((dag_id, task_id), 0) + count
         result.dags[dag_id] = result.dags.get(dag_id, 0) + count

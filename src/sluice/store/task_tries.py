@@ -1,17 +1,17 @@
-"""What each try of a task instance records: the task_try row, and the instance's facts
-that are not its state (first try start, rendered template fields)."""
+"""What each try of a task instance records: its task_try row."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from sluice.core.messages import TaskInstanceKey
 from sluice.core.states import TaskInstanceState, TaskState
-from sluice.store.tables import TaskInstance, TaskTry
+from sluice.store.tables import TaskTry
 
 
 def next_try_number(state: TaskState, try_number: int) -> int:
@@ -34,41 +34,88 @@ class TryRecord:
     log_path: str
 
 
-def _where(key: TaskInstanceKey, try_number: int) -> ColumnElement[bool]:
-    return and_(
-        TaskTry.dag_id == key.dag_id,
-        TaskTry.run_id == key.run_id,
-        TaskTry.task_id == key.task_id,
-        TaskTry.map_index == key.map_index,
-        TaskTry.try_number == try_number,
+# Built once, with bound parameters (named unlike the columns the statements set):
+# building a statement costs more than running it, on every try.
+_TRY = cast(Table, TaskTry.__table__)
+_THIS_TRY = and_(
+    _TRY.c.dag_id == bindparam("k_dag_id"),
+    _TRY.c.run_id == bindparam("k_run_id"),
+    _TRY.c.task_id == bindparam("k_task_id"),
+    _TRY.c.map_index == bindparam("k_map_index"),
+    _TRY.c.try_number == bindparam("k_try_number"),
+)
+_FIND = select(_TRY.c.id, _TRY.c.start_date).where(_THIS_TRY)
+_ADD = insert(_TRY)
+_RESTART = (
+    update(_TRY)
+    .where(_TRY.c.id == bindparam("k_id"))
+    .values(
+        state=TaskInstanceState.RUNNING.value,
+        hostname=bindparam("set_hostname"),
+        pid=bindparam("set_pid"),
+        log_path=bindparam("set_log_path"),
+        end_date=None,
+        duration=None,
+        exit_code=None,
+        error=None,
     )
+)
+_END = (
+    update(_TRY)
+    .where(_THIS_TRY)
+    .values(
+        state=bindparam("set_state"),
+        end_date=bindparam("set_end_date"),
+        duration=bindparam("set_duration"),
+        exit_code=bindparam("set_exit_code"),
+        error=bindparam("set_error"),
+    )
+)
 
 
-def record_try_start(session: Session, record: TryRecord) -> None:
-    """A try started. A rescheduled sensor's next poke goes on in the same row (and log),
-    which keeps the start of its first poke, as Airflow keeps the try's start date."""
-    row = session.scalar(select(TaskTry).where(_where(record.key, record.try_number)))
-    if row is None:
-        session.add(
-            TaskTry(
-                dag_id=record.key.dag_id,
-                run_id=record.key.run_id,
-                task_id=record.key.task_id,
-                map_index=record.key.map_index,
-                try_number=record.try_number,
-                state=TaskInstanceState.RUNNING.value,
-                start_date=record.start,
-                hostname=record.hostname,
-                pid=record.pid,
-                log_path=record.log_path,
-            )
+def _key(key: TaskInstanceKey, try_number: int) -> dict[str, object]:
+    return {
+        "k_dag_id": key.dag_id,
+        "k_run_id": key.run_id,
+        "k_task_id": key.task_id,
+        "k_map_index": key.map_index,
+        "k_try_number": try_number,
+    }
+
+
+def record_try_start(session: Session, record: TryRecord, *, new: bool = False) -> datetime:
+    """A try started; returns the start its row keeps. A rescheduled sensor's next poke goes
+    on in the same row (and log), which keeps the start of its first poke, as Airflow keeps
+    the try's start date. ``new``: the caller knows the row does not exist yet."""
+    found = None if new else session.execute(_FIND, _key(record.key, record.try_number)).first()
+    if found is None:
+        session.execute(
+            _ADD,
+            {
+                "dag_id": record.key.dag_id,
+                "run_id": record.key.run_id,
+                "task_id": record.key.task_id,
+                "map_index": record.key.map_index,
+                "try_number": record.try_number,
+                "state": TaskInstanceState.RUNNING.value,
+                "start_date": record.start,
+                "hostname": record.hostname,
+                "pid": record.pid,
+                "log_path": record.log_path,
+            },
         )
-        return
-    row.state = TaskInstanceState.RUNNING.value
-    row.hostname = record.hostname
-    row.pid = record.pid
-    row.log_path = record.log_path
-    row.end_date = row.duration = row.exit_code = row.error = None
+        return record.start
+    try_id, started = found
+    session.execute(
+        _RESTART,
+        {
+            "k_id": try_id,
+            "set_hostname": record.hostname,
+            "set_pid": record.pid,
+            "set_log_path": record.log_path,
+        },
+    )
+    return cast(datetime, started or record.start)
 
 
 def record_try_end(
@@ -80,34 +127,24 @@ def record_try_end(
     end: datetime,
     exit_code: int | None,
     error: str | None,
+    started: datetime | None = None,
 ) -> None:
-    """A try ended (``state`` is the outcome the runner wrote, or what it could not write)."""
-    row = session.scalar(select(TaskTry).where(_where(key, try_number)))
-    if row is None:
-        return
-    row.state = state
-    row.end_date = end
-    row.duration = (end - row.start_date).total_seconds() if row.start_date else None
-    row.exit_code = exit_code
-    row.error = error
+    """A try ended (``state`` is the outcome the runner wrote, or what it could not write).
 
-
-def mark_first_try_start(session: Session, ti_id: int, start: datetime) -> None:
-    """Remember when the instance's first try started, unless it already has a first start
-    (it is kept across retries and reschedules, and forgotten when the instance is cleared)."""
+    ``started`` is the start its row keeps, when the caller knows it (then nothing is read).
+    """
+    where = _key(key, try_number)
+    if started is None:
+        found = session.execute(_FIND, where).first()
+        started = found[1] if found is not None else None
     session.execute(
-        update(TaskInstance)
-        .where(TaskInstance.id == ti_id, TaskInstance.first_try_start.is_(None))
-        .values(first_try_start=start)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def save_rendered_fields(session: Session, ti_id: int, rendered: str | None) -> None:
-    """The try's rendered template fields, as JSON, for the UI and ``tasks render``."""
-    session.execute(
-        update(TaskInstance)
-        .where(TaskInstance.id == ti_id)
-        .values(rendered_fields=rendered)
-        .execution_options(synchronize_session=False)
+        _END,
+        {
+            **where,
+            "set_state": state,
+            "set_end_date": end,
+            "set_duration": (end - started).total_seconds() if started is not None else None,
+            "set_exit_code": exit_code,
+            "set_error": error,
+        },
     )

@@ -3,9 +3,9 @@ queries the scheduler uses to expand mapped tasks."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, and_, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from sluice.core.errors import XComError
@@ -25,13 +25,64 @@ def run_pk(session: Session, dag_id: str, run_id: str) -> int:
     return pk
 
 
+# Built once, with bound parameters: a try's statements are run more often than built.
+_XCOM = cast(Table, XCom.__table__)
+_OF_INSTANCE = and_(
+    _XCOM.c.dag_run_id == bindparam("k_run"),
+    _XCOM.c.task_id == bindparam("k_task_id"),
+    _XCOM.c.map_index == bindparam("k_map_index"),
+)
+_CLEAR = delete(_XCOM).where(_OF_INSTANCE)
+_DROP_KEY = delete(_XCOM).where(_OF_INSTANCE, _XCOM.c.key == bindparam("k_key"))
+_ADD = insert(_XCOM)
+_GET = select(_XCOM.c.value).where(_OF_INSTANCE, _XCOM.c.key == bindparam("k_key"))
+
+
+def _instance(dag_run_pk: int, task_id: str, map_index: int) -> dict[str, object]:
+    return {"k_run": dag_run_pk, "k_task_id": task_id, "k_map_index": map_index}
+
+
 def clear_xcoms(session: Session, dag_run_pk: int, task_id: str, map_index: int) -> None:
     """Drop a task instance's values (as a new try starts)."""
+    session.execute(_CLEAR, _instance(dag_run_pk, task_id, map_index))
+
+
+def put_xcom(
+    session: Session,
+    dag_run_pk: int,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int,
+    key: str,
+    value: str,
+) -> None:
+    """Store an encoded value, replacing one with the same key."""
+    # Delete then insert: one statement shape on every backend (no dialect upserts).
+    session.execute(_DROP_KEY, {**_instance(dag_run_pk, task_id, map_index), "k_key": key})
     session.execute(
-        delete(XCom).where(
-            XCom.dag_run_id == dag_run_pk, XCom.task_id == task_id, XCom.map_index == map_index
-        )
+        _ADD,
+        {
+            "dag_run_id": dag_run_pk,
+            "task_id": task_id,
+            "map_index": map_index,
+            "key": key,
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "value": value,
+            "timestamp": now(),
+        },
     )
+
+
+def get_xcom(
+    session: Session, dag_run_pk: int, task_id: str, map_index: int, key: str
+) -> str | None:
+    """One encoded value, or None."""
+    value: str | None = session.scalar(
+        _GET, {**_instance(dag_run_pk, task_id, map_index), "k_key": key}
+    )
+    return value
 
 
 class DbXComStore:
@@ -41,11 +92,12 @@ class DbXComStore:
     as it is pushed, as in Airflow.
     """
 
-    def __init__(self, store: Store, dag_id: str, run_id: str) -> None:
+    def __init__(self, store: Store, dag_id: str, run_id: str, run_pk: int | None = None) -> None:
         self.store = store
         self.dag_id = dag_id
         self.run_id = run_id
-        self._pk: int | None = None
+        self._pk: int | None = run_pk
+        """The run's integer id: given by a caller that knows it, else read when first needed."""
 
     def _run(self, session: Session) -> int:
         if self._pk is None:
@@ -55,41 +107,13 @@ class DbXComStore:
     def set(self, task_id: str, map_index: int, key: str, value: str) -> None:
         """Store an encoded value, replacing one with the same key."""
         with self.store.transaction() as session:
-            pk = self._run(session)
-            # Delete then insert: one statement shape on every backend (no dialect upserts).
-            session.execute(
-                delete(XCom).where(
-                    XCom.dag_run_id == pk,
-                    XCom.task_id == task_id,
-                    XCom.map_index == map_index,
-                    XCom.key == key,
-                )
-            )
-            session.add(
-                XCom(
-                    dag_run_id=pk,
-                    task_id=task_id,
-                    map_index=map_index,
-                    key=key,
-                    dag_id=self.dag_id,
-                    run_id=self.run_id,
-                    value=value,
-                    timestamp=now(),
-                )
-            )
+            put_xcom(session, self._run(session), self.dag_id, self.run_id,
+                     task_id, map_index, key, value)  # fmt: skip
 
     def get(self, task_id: str, map_index: int, key: str) -> str | None:
         """The encoded value, or None."""
         with self.store.transaction() as session:
-            value: str | None = session.scalar(
-                select(XCom.value).where(
-                    XCom.dag_run_id == self._run(session),
-                    XCom.task_id == task_id,
-                    XCom.map_index == map_index,
-                    XCom.key == key,
-                )
-            )
-            return value
+            return get_xcom(session, self._run(session), task_id, map_index, key)
 
     def map_indexes(self, task_id: str, key: str) -> list[int]:
         """The map indexes that have a value for this key, ascending."""
