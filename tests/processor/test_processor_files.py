@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tests.processor.conftest import DAILY, MakeProcessor, WriteDag
 
 from sluice.parsing.serialize import deserialize_dag
+from sluice.store.dag_admin import delete_dag
 from sluice.store.dags import path_hash
 from sluice.store.engine import Store
 from sluice.store.tables import Dag, DagFile, ImportErrorRow, SerializedDagRow
@@ -318,3 +319,19 @@ def test_a_helper_module_edit_is_seen_by_the_warm_parsing_process(
     write_dag("uses_helper.py", source + "\n# edited\n")
 
     assert processor.run_once().added == ("from_helper_2",)
+
+
+def test_a_deleted_dag_whose_file_is_still_there_comes_back_at_the_next_parse(
+    store: Store, write_dag: WriteDag, make_processor: MakeProcessor
+) -> None:
+    write_dag("daily.py", DAILY, dag_id="daily")
+    processor = make_processor()
+    processor.run_once()
+    with store.transaction() as session:
+        delete_dag(session, "daily")
+    assert _dag(store, "daily") is None
+
+    processor.run_once()
+
+    assert _dag(store, "daily") is not None
+    assert _serialized(store, "daily") is not None

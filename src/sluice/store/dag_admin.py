@@ -7,10 +7,12 @@ from sqlalchemy.orm import Session
 
 from sluice.core.errors import StoreError
 from sluice.core.states import TaskInstanceState
+from sluice.store.dags import path_hash
 from sluice.store.run_queries import get_dag
 from sluice.store.tables import (
     Backfill,
     Dag,
+    DagFile,
     DagRun,
     ImportErrorRow,
     SerializedDagRow,
@@ -45,7 +47,7 @@ def delete_dag(session: Session, dag_id: str) -> dict[str, int]:
     The audit log is kept (it says who deleted the DAG). Refused while a task instance
     of the DAG is running, as Airflow does: its runner would write to rows that are gone.
     """
-    get_dag(session, dag_id)
+    fileloc = get_dag(session, dag_id).fileloc
     running = session.scalar(
         select(TaskInstance.task_id)
         .where(
@@ -64,4 +66,7 @@ def delete_dag(session: Session, dag_id: str) -> dict[str, int]:
         column = table.__table__.c.dag_id
         result = session.execute(delete(table).where(column == dag_id))
         counts[table.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
+    # Forget the file too, so that the DAG processor parses it again: a DAG whose file
+    # is still there comes back, as Airflow's does.
+    session.execute(delete(DagFile).where(DagFile.path_hash == path_hash(fileloc)))
     return counts
