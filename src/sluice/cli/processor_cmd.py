@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
-from typing import Any
 
 import click
 
 from sluice.cli.output import output_option, print_rows, warn
+from sluice.cli.signals import stop_on_signals
 from sluice.cli.stored_dags import opened_store
 from sluice.processor.options import ProcessorOptions
 from sluice.processor.processor import DagProcessor, ProcessorReport
@@ -40,7 +36,7 @@ def dag_processor(once: bool) -> None:
                 f" {options.parsing_processes} parsing processes; Ctrl-C stops it."
             )
             stop = threading.Event()
-            with _stopped_by_signals(stop):
+            with stop_on_signals(stop):
                 processor.run_forever(stop, on_report=lambda report: _show(report, quiet=True))
             click.echo("DAG processor stopped.")
 
@@ -52,23 +48,6 @@ def _show(report: ProcessorReport, *, quiet: bool) -> None:
     click.echo(report.summary())
     for message in report.errors.values():
         warn(f"Import error: {message}")
-
-
-@contextmanager
-def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C and SIGTERM set ``stop`` (the scan in progress finishes) instead of raising."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @click.command("report")

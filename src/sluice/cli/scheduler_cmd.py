@@ -7,14 +7,12 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
-from typing import Any
 
 import click
 
 from sluice.cli.loading import cli_settings
+from sluice.cli.signals import stop_on_signals
 from sluice.cli.store_access import open_store
 from sluice.config import Settings
 from sluice.core.messages import CallbackWorkload, TaskWorkload
@@ -79,32 +77,15 @@ def build_executor(kind: str, settings: Settings, store: Store) -> Executor:
     )
 
 
+STOPPING = "Stopping: waiting for running tasks to finish (Ctrl-C again kills them)."
+
+
 def configure_logging(settings: Settings) -> None:
     """Sluice's own log lines on stderr, at [logging] level."""
     logging.basicConfig(
         level=settings.get_str("logging", "level"),
         format="[%(asctime)s] %(levelname)s %(name)s: %(message)s",
     )
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C and SIGTERM set ``stop``; a second one raises KeyboardInterrupt (kill tasks)."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo("Stopping: waiting for running tasks to finish (Ctrl-C again kills them).")
-
-    previous: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @click.command("scheduler")
@@ -131,7 +112,7 @@ def scheduler(executor: str) -> None:
             f"Scheduler (pid {os.getpid()}) on {_url(store)} with the {executor} executor"
             f"{_slots(executor, settings)}; Ctrl-C stops it."
         )
-        with stop_on_signals(stop):
+        with stop_on_signals(stop, message=STOPPING):
             job.run(stop)
         click.echo("Scheduler stopped.")
     finally:
@@ -169,7 +150,7 @@ def standalone() -> None:
         )
         try:
             job = SchedulerJob(settings, store, build_executor("local", settings, store))
-            with stop_on_signals(stop):
+            with stop_on_signals(stop, message=STOPPING):
                 job.run(stop)
         finally:
             _stop_processor(processor)
