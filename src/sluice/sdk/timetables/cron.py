@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -58,9 +59,13 @@ class CronSchedule:
         # croniter normalises an every-hour field to ["*"].
         self.fires_every_hour = probe.expanded[1] == ["*"]
         self.field_count = len(probe.expanded)
+        # Parsing the expression is half the cost of a step: every step reuses this one.
+        self._parsed = probe
 
     def _iterator(self, naive: datetime) -> Any:
-        return croniter(self.expression, naive)
+        ticks = copy.copy(self._parsed)
+        ticks.set_current(naive, force=True)
+        return ticks
 
     def next(self, current: datetime) -> datetime:
         """The first tick strictly after `current`."""
