@@ -67,31 +67,24 @@ def write_chain(folder: Path, n: int) -> Path:
     """Write ``bench_chain_<n>.py``: task_0000 >> task_0001 >> ... (``n`` tasks)."""
     if n < 1:
         raise ValueError(f"a chain needs at least one task, got {n}")
-    dag_id = chain_dag_id(n)
-    header = _HEADER.format(
-        dag_id=dag_id,
-        what=f"a chain of {n} no-op tasks",
-        imports="DAG, chain",
-        operators="PythonOperator",
-        max_active_tasks=16,
+    return _write_dag(
+        folder, chain_dag_id(n), f"a chain of {n} no-op tasks", _CHAIN_BODY.format(n=n)
     )
-    return _write(folder / f"{dag_id}.py", header + _CHAIN_BODY.format(n=n))
 
 
 def write_parallel(folder: Path, n: int) -> Path:
     """Write ``bench_parallel_<n>.py``: start >> ``n`` parallel tasks >> end (``n`` + 2 tasks)."""
     if n < 1:
         raise ValueError(f"a fan-out needs at least one parallel task, got {n}")
-    dag_id = parallel_dag_id(n)
-    header = _HEADER.format(
-        dag_id=dag_id,
-        what=f"start, {n} parallel no-op tasks, end",
+    return _write_dag(
+        folder,
+        parallel_dag_id(n),
+        f"start, {n} parallel no-op tasks, end",
+        _PARALLEL_BODY.format(n=n),
         imports="DAG",
-        operators="PythonOperator",
         # As many as there are parallel tasks: the DAG's limit must not be what is measured.
         max_active_tasks=max(16, n),
     )
-    return _write(folder / f"{dag_id}.py", header + _PARALLEL_BODY.format(n=n))
 
 
 def bash_chain_dag_id(n: int) -> str:
@@ -103,15 +96,13 @@ def write_bash_chain(folder: Path, n: int) -> Path:
     """Write ``bench_bash_chain_<n>.py``: ``n`` BashOperators running ``echo hi``, in a line."""
     if n < 1:
         raise ValueError(f"a chain needs at least one task, got {n}")
-    dag_id = bash_chain_dag_id(n)
-    header = _HEADER.format(
-        dag_id=dag_id,
-        what=f"a chain of {n} `echo hi` Bash tasks",
-        imports="DAG, chain",
+    return _write_dag(
+        folder,
+        bash_chain_dag_id(n),
+        f"a chain of {n} `echo hi` Bash tasks",
+        _BASH_CHAIN_BODY.format(n=n),
         operators="BashOperator",
-        max_active_tasks=16,
     )
-    return _write(folder / f"{dag_id}.py", header + _BASH_CHAIN_BODY.format(n=n))
 
 
 def many_dag_id(index: int) -> str:
@@ -123,21 +114,37 @@ def write_many(folder: Path, files: int, tasks: int) -> list[Path]:
     """Write ``files`` DAG files, each one DAG of ``tasks`` no-op Python tasks in a chain."""
     if files < 1 or tasks < 1:
         raise ValueError(f"need at least one file and one task, got {files} and {tasks}")
-    paths = []
-    for index in range(files):
-        dag_id = many_dag_id(index)
-        header = _HEADER.format(
-            dag_id=dag_id,
-            what=f"file {index + 1} of {files}, a chain of {tasks} no-op tasks",
-            imports="DAG, chain",
-            operators="PythonOperator",
-            max_active_tasks=16,
+    body = _CHAIN_BODY.format(n=tasks)
+    return [
+        _write_dag(
+            folder,
+            many_dag_id(index),
+            f"file {index + 1} of {files}, a chain of {tasks} no-op tasks",
+            body,
         )
-        paths.append(_write(folder / f"{dag_id}.py", header + _CHAIN_BODY.format(n=tasks)))
-    return paths
+        for index in range(files)
+    ]
 
 
-def _write(path: Path, text: str) -> Path:
+def _write_dag(
+    folder: Path,
+    dag_id: str,
+    what: str,
+    body: str,
+    *,
+    imports: str = "DAG, chain",
+    operators: str = "PythonOperator",
+    max_active_tasks: int = 16,
+) -> Path:
+    """Write ``<dag_id>.py``: the common header, then ``body`` inside the ``with DAG``."""
+    header = _HEADER.format(
+        dag_id=dag_id,
+        what=what,
+        imports=imports,
+        operators=operators,
+        max_active_tasks=max_active_tasks,
+    )
+    path = folder / f"{dag_id}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(header + body, encoding="utf-8")
     return path

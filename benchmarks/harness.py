@@ -145,6 +145,30 @@ def run_sluice(args: Sequence[str], env: Mapping[str, str], timeout: float) -> f
     return elapsed
 
 
+def start_sluice(
+    args: Sequence[str], env: Mapping[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start ``sluice ARGS`` in its own session (a Ctrl-C at the terminal is the runner's
+    to pass on), its output going to ``log_path``."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [*sluice_command(), *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def exited(process: subprocess.Popen[bytes], name: str, log_path: Path) -> str | None:
+    """None while ``process`` runs; once it has exited, why, from its log's last line."""
+    code = process.poll()
+    if code is None:
+        return None
+    return f"{name} exited {code}: {last_line(log_path.read_text(errors='replace'))}"
+
+
 def last_line(output: str) -> str:
     """The last non-empty line of a command's output, shortened for the table."""
     lines = [line.strip() for line in output.strip().splitlines() if line.strip()]

@@ -12,7 +12,6 @@ process tree is killed.
 from __future__ import annotations
 
 import itertools
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,13 +34,14 @@ from benchmarks.harness import (
     Database,
     Figure,
     WorkloadError,
+    exited,
     last_line,
     percentile,
     poll,
     run_sluice,
     seconds,
-    sluice_command,
     sluice_env,
+    start_sluice,
     workspace,
 )
 from sluice.store.tables import DagRun, Job, TaskInstance, TaskTry
@@ -108,22 +108,11 @@ def run_once(
     run_sluice(["dags", "unpause", dag_id], env, COMMAND_TIMEOUT)
     reader = database.reader()
     log_path = home / "scheduler.log"
-    with log_path.open("wb") as log:
-        scheduler = subprocess.Popen(
-            [*sluice_command(), "scheduler"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C at the terminal is the runner's to pass on
-        )
+    scheduler = start_sluice(["scheduler"], env, log_path)
     try:
 
         def died() -> str | None:
-            code = scheduler.poll()
-            if code is None:
-                return None
-            return f"the scheduler exited {code}: {last_line(log_path.read_text(errors='replace'))}"
+            return exited(scheduler, "the scheduler", log_path)
 
         poll(
             lambda: _scheduler_job(reader, scheduler.pid),

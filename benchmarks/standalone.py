@@ -15,7 +15,6 @@ within ``STOP_GRACE`` seconds.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -28,11 +27,11 @@ from benchmarks.harness import (
     Database,
     Figure,
     WorkloadError,
-    last_line,
+    exited,
     poll,
     seconds,
-    sluice_command,
     sluice_env,
+    start_sluice,
     workspace,
 )
 from sluice.parsing.importer import example_dags_folder
@@ -56,25 +55,13 @@ def s(backend: str, postgres_url: str | None, idle: float, timeout: float) -> li
         env = sluice_env(home, database, load_examples=True)
         log_path = home / "standalone.log"
         reader = database.reader()
-        with log_path.open("wb") as log:
-            started = time.monotonic()
-            process = subprocess.Popen(
-                [*sluice_command(), "standalone"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        started = time.monotonic()
+        process = start_sluice(["standalone"], env, log_path)
         stopped_cleanly = False
         try:
 
             def died() -> str | None:
-                code = process.poll()
-                if code is None:
-                    return None
-                why = last_line(log_path.read_text(errors="replace"))
-                return f"sluice standalone exited {code}: {why}"
+                return exited(process, "sluice standalone", log_path)
 
             poll(
                 lambda: _ready(reader, database, home, expected),

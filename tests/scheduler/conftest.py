@@ -105,6 +105,15 @@ class Harness:
         finally:
             job.shutdown()
 
+    def passes(self, job: SchedulerJob, count: int = 3) -> None:
+        """Start ``job``, run ``count`` passes, then stop it cleanly."""
+        job.start()
+        try:
+            for _ in range(count):
+                job.step()
+        finally:
+            job.shutdown()
+
     def runs(self, dag_id: str) -> list[DagRun]:
         """The DAG's runs, oldest logical date first."""
         with self.store.transaction() as session:

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -51,19 +52,26 @@ def _ti(harness: Harness, dag_id: str, task_id: str) -> TaskInstance:
         return ti
 
 
-def test_a_killed_task_process_goes_into_its_retry_path_at_once(harness: Harness) -> None:
-    harness.write("victim.py", VICTIM.format(retries=1))
-    harness.parse()
-    _run(harness, "victim")
-    killed: list[datetime] = []
+def _kill_first_try(harness: Harness, killed: list[datetime]) -> Callable[[], None]:
+    """A pass hook that SIGKILLs the victim's first try once it runs (noting when in ``killed``)."""
 
-    def kill_first_try() -> None:
+    def kill() -> None:
         ti = _ti(harness, "victim", "work")
         if not killed and ti.state == "running" and ti.try_number == 1 and ti.pid:
             os.kill(ti.pid, signal.SIGKILL)
             killed.append(datetime.now(UTC))
 
-    harness.drive(harness.job(), harness.run_finished("victim"), on_pass=kill_first_try)
+    return kill
+
+
+def test_a_killed_task_process_goes_into_its_retry_path_at_once(harness: Harness) -> None:
+    harness.write("victim.py", VICTIM.format(retries=1))
+    harness.parse()
+    _run(harness, "victim")
+    killed: list[datetime] = []
+    harness.drive(
+        harness.job(), harness.run_finished("victim"), on_pass=_kill_first_try(harness, killed)
+    )
     assert [r.state for r in harness.runs("victim")] == ["success"]
     tries = sorted(harness.tries("victim"), key=lambda t: t.try_number)
     assert [(t.try_number, t.state) for t in tries] == [(1, "up_for_retry"), (2, "success")]
@@ -78,16 +86,9 @@ def test_a_killed_task_without_retries_fails_the_run(harness: Harness) -> None:
     harness.write("victim.py", VICTIM.format(retries=0))
     harness.parse()
     _run(harness, "victim")
-
-    killed: list[int] = []
-
-    def kill() -> None:
-        ti = _ti(harness, "victim", "work")
-        if not killed and ti.state == "running" and ti.pid:
-            os.kill(ti.pid, signal.SIGKILL)
-            killed.append(ti.pid)
-
-    harness.drive(harness.job(), harness.run_finished("victim"), on_pass=kill)
+    harness.drive(
+        harness.job(), harness.run_finished("victim"), on_pass=_kill_first_try(harness, [])
+    )
     assert [r.state for r in harness.runs("victim")] == ["failed"]
     assert harness.states("victim") == {f"{harness.runs('victim')[0].run_id}|work": "failed"}
 

@@ -60,13 +60,7 @@ def test_without_catchup_only_the_latest_interval_runs(harness: Harness) -> None
     harness.write("daily.py", DAILY.format(catchup=False))
     harness.parse()
     harness.drive(harness.job(), harness.run_finished("daily", 1))
-    job = harness.job()
-    job.start()
-    try:
-        for _ in range(3):
-            job.step()
-    finally:
-        job.shutdown()
+    harness.passes(harness.job())
     runs = harness.runs("daily")
     assert [r.logical_date for r in runs] == [_today() - timedelta(days=1)]
     assert [r.run_type for r in runs] == ["scheduled"]
@@ -76,13 +70,7 @@ def test_a_paused_dag_gets_no_runs(harness: Harness) -> None:
     harness.overrides[("core", "dags_are_paused_at_creation")] = True
     harness.write("daily.py", DAILY.format(catchup=True))
     harness.parse()
-    job = harness.job()
-    job.start()
-    try:
-        for _ in range(3):
-            job.step()
-    finally:
-        job.shutdown()
+    harness.passes(harness.job())
     assert harness.runs("daily") == []
 
 
@@ -215,13 +203,7 @@ def test_a_paused_backfill_waits_and_a_cancelled_one_creates_nothing_more(
     with harness.store.transaction() as session:
         backfills.pause_backfill(session, backfill_id)
     harness.drive(harness.job(), harness.run_finished("bf", 1))
-    job = harness.job()
-    job.start()
-    try:
-        for _ in range(3):
-            job.step()
-    finally:
-        job.shutdown()
+    harness.passes(harness.job())
     assert [r.state for r in harness.runs("bf")] == ["success"]  # nothing new while paused
     with harness.store.transaction() as session:
         backfills.unpause_backfill(session, backfill_id)
@@ -229,13 +211,7 @@ def test_a_paused_backfill_waits_and_a_cancelled_one_creates_nothing_more(
     with harness.store.transaction() as session:
         backfills.cancel_backfill(session, backfill_id)
     harness.drive(harness.job(), harness.run_finished("bf", 2))
-    job = harness.job()
-    job.start()
-    try:
-        for _ in range(3):
-            job.step()
-    finally:
-        job.shutdown()
+    harness.passes(harness.job())
     runs = harness.runs("bf")
     assert len(runs) == 2 and {r.state for r in runs} <= {"success", "failed"}
     with harness.store.transaction() as session:

@@ -8,12 +8,8 @@ from pathlib import Path
 
 from sluice.cli.output import warn
 from sluice.config import Settings, load_settings
-from sluice.parsing.importer import (
-    LIST_IMPORT_ERRORS,
-    DagBag,
-    example_dags_folder,
-    load_dag_bag,
-)
+from sluice.parsing.importer import LIST_IMPORT_ERRORS, DagBag, load_dag_bag
+from sluice.processor.options import dag_folders
 from sluice.sdk.dag import DAG
 from sluice.sdk.timetables.zones import parse_timezone
 
@@ -21,19 +17,6 @@ from sluice.sdk.timetables.zones import parse_timezone
 def cli_settings(dags_folder: Path | None = None) -> Settings:
     """Settings from defaults, sluice.toml and env, with ``--dags-folder`` on top."""
     return load_settings(overrides={("core", "dags_folder"): dags_folder})
-
-
-def dag_folders(settings: Settings) -> list[Path]:
-    """The folders to parse: the DAGs folder, then the examples if they are enabled."""
-    folders: list[Path] = []
-    folder = settings.dags_folder
-    # A missing default folder just holds no DAGs; one the user named must exist (the
-    # importer then says "not found").
-    if folder.exists() or settings.source("core", "dags_folder") != "default":
-        folders.append(folder)
-    if settings.load_examples:
-        folders.append(example_dags_folder())
-    return folders
 
 
 def load_bag(settings: Settings) -> DagBag:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sluice.core.errors import SluiceError
-from sluice.core.states import DagRunState
 from sluice.parsing.serialized import SerializedDag
+from sluice.scheduler.backfills import SKIPS, backfill_action, backfill_intervals
 from sluice.sdk.schedules import DagRunInfo, iter_dagrun_infos
 from sluice.store.tables import DagRun
 
@@ -23,12 +23,6 @@ step, so a larger range (a per-minute schedule over a year) is refused, not walk
 
 COUNT_AT_LEAST = 200
 """Catchup runs counted one by one before ``catchup_plan`` says "more than"."""
-
-CREATE = "create"
-CLEAR = "clear and run again"
-RERUN_FAILED = "rerun failed tasks"
-SKIP_EXISTS = "skip: exists"
-SKIP_IN_FLIGHT = "skip: queued or running"
 
 
 class BackfillRangeError(SluiceError):
@@ -46,7 +40,7 @@ class PlannedRun:
     @property
     def acts(self) -> bool:
         """Whether the backfill creates or reruns this run (it does not skip it)."""
-        return not self.action.startswith("skip")
+        return self.action not in SKIPS
 
 
 @dataclass(frozen=True)
@@ -151,10 +145,7 @@ def backfill_plan(
     ``reset_dagruns``, or has its failed tasks rerun with ``rerun_failed_tasks``.
     """
     check_backfill_range(dag, start, end, now)
-    infos = iter_dagrun_infos(
-        dag.timetable, start_date=start, end_date=min(end, now), limit=MAX_RUNS + 1
-    )
-    infos = [info for info in infos if info.data_interval.end <= now]
+    infos = backfill_intervals(dag, start, end, now, limit=MAX_RUNS + 1)
     if len(infos) > MAX_RUNS:
         raise BackfillRangeError(
             f"a backfill of DAG '{dag.dag_id}' from {start.isoformat()} to {end.isoformat()}"
@@ -167,19 +158,13 @@ def backfill_plan(
         )
     by_date = {run.logical_date: run for run in existing}
     return [
-        PlannedRun(info, run, _action(run, reset_dagruns, rerun_failed_tasks))
+        PlannedRun(
+            info,
+            run,
+            backfill_action(
+                run, reset_dagruns=reset_dagruns, rerun_failed_tasks=rerun_failed_tasks
+            ),
+        )
         for info in infos
         for run in [by_date.get(info.logical_date)]
     ]
-
-
-def _action(run: DagRun | None, reset_dagruns: bool, rerun_failed_tasks: bool) -> str:
-    if run is None:
-        return CREATE
-    if run.state not in (DagRunState.SUCCESS.value, DagRunState.FAILED.value):
-        return SKIP_IN_FLIGHT
-    if reset_dagruns:
-        return CLEAR
-    if rerun_failed_tasks and run.state == DagRunState.FAILED.value:
-        return RERUN_FAILED
-    return SKIP_EXISTS

@@ -45,6 +45,14 @@ MAX_RUNS = 100_000
 
 FINISHED = (DagRunState.SUCCESS.value, DagRunState.FAILED.value)
 
+CREATE = "create"
+CLEAR = "clear and run again"
+RERUN_FAILED = "rerun failed tasks"
+SKIP_EXISTS = "skip: exists"
+SKIP_IN_FLIGHT = "skip: queued or running"
+SKIPS = (SKIP_EXISTS, SKIP_IN_FLIGHT)
+"""What a backfill does at a date (shown by ``dags backfill --dry-run``)."""
+
 
 class BackfillRunner:
     """Advances running backfills; remembers each one's intervals, which never change."""
@@ -85,8 +93,13 @@ class BackfillRunner:
         pending = False
         for info in infos:
             run = existing.get(info.logical_date)
-            action = _action(run, backfill)
-            if action is None:
+            action = backfill_action(
+                run,
+                reset_dagruns=backfill.reset_dagruns,
+                rerun_failed_tasks=backfill.rerun_failed_tasks,
+                backfill_id=backfill.id,
+            )
+            if action in SKIPS:
                 continue
             if room <= 0:
                 pending = True
@@ -104,7 +117,7 @@ class BackfillRunner:
                     job_id=job_id,
                 )
             else:
-                _rerun(session, dag, run, only_failed=action == "rerun_failed")
+                _rerun(session, dag, run, only_failed=action == RERUN_FAILED)
                 adopt_run(session, run.id, backfill.id)
             room -= 1
             pending = True
@@ -118,31 +131,49 @@ class BackfillRunner:
     def _infos(self, dag: SerializedDag, backfill: Backfill, now: datetime) -> list[DagRunInfo]:
         if backfill.id not in self._intervals:
             try:
-                infos = iter_dagrun_infos(
-                    dag.timetable,
-                    start_date=backfill.from_date,
-                    end_date=min(backfill.to_date, now),
-                    limit=MAX_RUNS,
+                infos = backfill_intervals(
+                    dag, backfill.from_date, backfill.to_date, now, limit=MAX_RUNS
                 )
             except ScheduleError as exc:
                 log.error("backfill %d of DAG '%s': %s", backfill.id, dag.dag_id, exc)
                 infos = []
-            self._intervals[backfill.id] = [i for i in infos if i.data_interval.end <= now]
+            self._intervals[backfill.id] = infos
         return self._intervals[backfill.id]
 
 
-def _action(run: DagRun | None, backfill: Backfill) -> str | None:
-    """What the backfill does at a date: create, rerun, rerun_failed, or None (nothing)."""
+def backfill_intervals(
+    dag: SerializedDag, start: datetime, end: datetime, now: datetime, *, limit: int
+) -> list[DagRunInfo]:
+    """The DAG's intervals with a logical date in [start, end] that have ended by ``now``,
+    oldest first (at most ``limit`` of them walked)."""
+    infos = iter_dagrun_infos(dag.timetable, start_date=start, end_date=min(end, now), limit=limit)
+    return [info for info in infos if info.data_interval.end <= now]
+
+
+def backfill_action(
+    run: DagRun | None,
+    *,
+    reset_dagruns: bool,
+    rerun_failed_tasks: bool,
+    backfill_id: int | None = None,
+) -> str:
+    """What a backfill does at a date holding ``run`` (None: no run there yet).
+
+    A queued or running run, or one already backfill ``backfill_id``'s, is never touched;
+    a finished one is cleared with ``reset_dagruns``, or has its failed tasks rerun with
+    ``rerun_failed_tasks``.
+    """
     if run is None:
-        return "create"
-    if run.backfill_id == backfill.id or run.state not in FINISHED:
-        # Already this backfill's, or queued or running: never touched.
-        return None
-    if backfill.reset_dagruns:
-        return "rerun"
-    if backfill.rerun_failed_tasks and run.state == DagRunState.FAILED.value:
-        return "rerun_failed"
-    return None
+        return CREATE
+    if run.state not in FINISHED:
+        return SKIP_IN_FLIGHT
+    if backfill_id is not None and run.backfill_id == backfill_id:
+        return SKIP_EXISTS
+    if reset_dagruns:
+        return CLEAR
+    if rerun_failed_tasks and run.state == DagRunState.FAILED.value:
+        return RERUN_FAILED
+    return SKIP_EXISTS
 
 
 def _rerun(session: Session, dag: SerializedDag, run: DagRun, *, only_failed: bool) -> None:

@@ -34,6 +34,36 @@ MAX_RETRY_DELAY_SECONDS = 24 * 60 * 60
 """The longest exponential backoff, as Airflow's default ``core.max_task_retry_delay``."""
 
 
+def next_retry_delay(
+    retry_delay: timedelta,
+    *,
+    backoff: bool,
+    max_retry_delay: timedelta | None,
+    try_number: int,
+    ti_identity: str,
+) -> timedelta:
+    """Wait before the next try after try ``try_number`` failed, as Airflow computes it.
+
+    With exponential ``backoff`` the delay is at least ``retry_delay * 2**(try-1)`` and
+    below twice that, the jitter drawn deterministically from the task instance's
+    identity (Airflow hashes ``dag_id#task_id#logical_date#try``); it is capped by
+    ``max_retry_delay`` and, as Airflow's ``core.max_task_retry_delay``, by 24 hours.
+    """
+    if not backoff:
+        return retry_delay
+    try:
+        min_backoff = math.ceil(retry_delay.total_seconds() * (2 ** (try_number - 1)))
+    except OverflowError:
+        min_backoff = MAX_RETRY_DELAY_SECONDS
+    min_backoff = max(1, min_backoff)
+    digest = hashlib.sha1(f"{ti_identity}#{try_number}".encode()).hexdigest()
+    seconds = min_backoff + int(digest, 16) % min_backoff
+    delay = timedelta(seconds=min(seconds, MAX_RETRY_DELAY_SECONDS))
+    if max_retry_delay:
+        delay = min(max_retry_delay, delay)
+    return delay
+
+
 class BaseOperator(AbstractOperator):
     """The base of every operator; subclasses implement ``execute(context)``."""
 
@@ -188,26 +218,14 @@ class BaseOperator(AbstractOperator):
         return XComArg(self)
 
     def retry_delay_after(self, try_number: int, ti_identity: str) -> timedelta:
-        """Wait before the next try after try ``try_number`` failed, as Airflow computes it.
-
-        With exponential backoff the delay is at least ``retry_delay * 2**(try-1)`` and
-        below twice that, the jitter drawn deterministically from the task instance's
-        identity (Airflow hashes ``dag_id#task_id#logical_date#try``); it is capped by
-        ``max_retry_delay`` and, as Airflow's ``core.max_task_retry_delay``, by 24 hours.
-        """
-        delay: timedelta = self.retry_delay
-        if self.retry_exponential_backoff:
-            try:
-                min_backoff = math.ceil(delay.total_seconds() * (2 ** (try_number - 1)))
-            except OverflowError:
-                min_backoff = MAX_RETRY_DELAY_SECONDS
-            min_backoff = max(1, min_backoff)
-            digest = hashlib.sha1(f"{ti_identity}#{try_number}".encode()).hexdigest()
-            seconds = min_backoff + int(digest, 16) % min_backoff
-            delay = timedelta(seconds=min(seconds, MAX_RETRY_DELAY_SECONDS))
-            if self.max_retry_delay:
-                delay = min(self.max_retry_delay, delay)
-        return delay
+        """Wait before the next try after try ``try_number`` failed (``next_retry_delay``)."""
+        return next_retry_delay(
+            self.retry_delay,
+            backoff=self.retry_exponential_backoff,
+            max_retry_delay=self.max_retry_delay,
+            try_number=try_number,
+            ti_identity=ti_identity,
+        )
 
     def iter_xcom_dependencies(self) -> Iterator[XComArg]:
         """XComArgs anywhere in the template fields."""

@@ -14,13 +14,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import cast
+from typing import TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from sluice.core.states import DagRunState
 from sluice.store.tables import Backfill, Dag, DagRun
+
+_K = TypeVar("_K")
 
 ACTIVE_RUN_STATES = (DagRunState.QUEUED.value, DagRunState.RUNNING.value)
 
@@ -51,16 +53,7 @@ def lock_dags(session: Session, dag_ids: Collection[str]) -> set[str]:
     Whoever holds a DAG's row creates and starts its runs, so that two schedulers never
     both count its active runs and go over max_active_runs.
     """
-    if not dag_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(Dag.dag_id)
-            .where(Dag.dag_id.in_(list(dag_ids)))
-            .order_by(Dag.dag_id)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    return set(_lock_rows(session, Dag.dag_id, dag_ids))
 
 
 def lock_backfill(session: Session, backfill_id: int) -> bool:
@@ -194,14 +187,16 @@ def lock_runs_to_schedule(session: Session, *, limit: int) -> list[DagRun]:
 
 def lock_runs(session: Session, run_ids: Collection[int]) -> list[int]:
     """Lock these runs for this transaction; the ids of those no one else holds."""
-    if not run_ids:
+    return _lock_rows(session, DagRun.id, run_ids)
+
+
+def _lock_rows(session: Session, key: InstrumentedAttribute[_K], keys: Collection[_K]) -> list[_K]:
+    """Lock the rows with these keys, in key order (no deadlocks); the keys of those locked."""
+    if not keys:
         return []
     return list(
         session.scalars(
-            select(DagRun.id)
-            .where(DagRun.id.in_(list(run_ids)))
-            .order_by(DagRun.id)
-            .with_for_update(skip_locked=True)
+            select(key).where(key.in_(list(keys))).order_by(key).with_for_update(skip_locked=True)
         )
     )
 

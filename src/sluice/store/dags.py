@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from sluice.store.tables import Dag, DagFile, DagRun, ImportErrorRow, SerializedDagRow
 
@@ -147,23 +147,21 @@ def known_dags(session: Session) -> dict[str, KnownDag]:
 
 def serialized_hashes(session: Session, dag_ids: Collection[str]) -> dict[str, str]:
     """The stored dag_hash of each of these DAGs that has a serialized row."""
-    found: dict[str, str] = {}
-    for chunk in _chunks(sorted(dag_ids)):
-        query = select(SerializedDagRow.dag_id, SerializedDagRow.dag_hash).where(
-            SerializedDagRow.dag_id.in_(chunk)
-        )
-        found.update((row.dag_id, row.dag_hash) for row in session.execute(query))
-    return found
+    return _serialized_column(session, SerializedDagRow.dag_hash, dag_ids)
 
 
 def serialized_data(session: Session, dag_ids: Collection[str]) -> dict[str, str]:
     """The stored serialized JSON of each of these DAGs that has one."""
+    return _serialized_column(session, SerializedDagRow.data, dag_ids)
+
+
+def _serialized_column(
+    session: Session, column: InstrumentedAttribute[str], dag_ids: Collection[str]
+) -> dict[str, str]:
     found: dict[str, str] = {}
     for chunk in _chunks(sorted(dag_ids)):
-        query = select(SerializedDagRow.dag_id, SerializedDagRow.data).where(
-            SerializedDagRow.dag_id.in_(chunk)
-        )
-        found.update((row.dag_id, row.data) for row in session.execute(query))
+        query = select(SerializedDagRow.dag_id, column).where(SerializedDagRow.dag_id.in_(chunk))
+        found.update((key, value) for key, value in session.execute(query))
     return found
 
 

@@ -367,50 +367,44 @@ def mark_running(session: Session, ti_id: int, start: TryStart) -> datetime:
     return stamp
 
 
-def _finish_values(
-    ti: TaskInstance | RunningTry, rendered_fields: str | None, **more: object
-) -> dict[str, object]:
+def _finish(
+    session: Session,
+    ti: TaskInstance | RunningTry,
+    to: TaskState,
+    only_from: Sequence[TaskState],
+    rendered_fields: str | None,
+    **more: object,
+) -> None:
+    """End a try: its end date and duration, and ``rendered_fields`` when given."""
     end = now()
     start = ti.start_date or end
     values: dict[str, object] = {"end_date": end, "duration": (end - start).total_seconds()}
     values.update(more)
     if rendered_fields is not None:
         values["rendered_fields"] = rendered_fields
-    return values
-
-
-def _run_pk(ti: TaskInstance | RunningTry) -> int | None:
-    return ti.run_pk if isinstance(ti, RunningTry) else None
+    run_pk = ti.run_pk if isinstance(ti, RunningTry) else None
+    _move_one(session, ti.id, to, only_from=only_from, run_pk=run_pk, values=values)
 
 
 def mark_success(
     session: Session, ti: TaskInstance | RunningTry, *, rendered_fields: str | None = None
 ) -> None:
     """A try succeeded (``rendered_fields``: its rendered template fields, as JSON)."""
-    _move_one(
-        session, ti.id, S.SUCCESS, only_from=[S.RUNNING], run_pk=_run_pk(ti),
-        values=_finish_values(ti, rendered_fields),
-    )  # fmt: skip
+    _finish(session, ti, S.SUCCESS, [S.RUNNING], rendered_fields)
 
 
 def mark_failed(
     session: Session, ti: TaskInstance | RunningTry, *, rendered_fields: str | None = None
 ) -> None:
     """A try failed and no retry is left (or the task failed on purpose)."""
-    _move_one(
-        session, ti.id, S.FAILED, only_from=[S.RUNNING, S.QUEUED], run_pk=_run_pk(ti),
-        values=_finish_values(ti, rendered_fields),
-    )  # fmt: skip
+    _finish(session, ti, S.FAILED, [S.RUNNING, S.QUEUED], rendered_fields)
 
 
 def mark_task_skipped(
     session: Session, ti: TaskInstance | RunningTry, *, rendered_fields: str | None = None
 ) -> None:
     """The task skipped itself (SkipTask, a skip exit code, a soft-failed sensor)."""
-    _move_one(
-        session, ti.id, S.SKIPPED, only_from=[S.RUNNING], run_pk=_run_pk(ti),
-        values=_finish_values(ti, rendered_fields),
-    )  # fmt: skip
+    _finish(session, ti, S.SKIPPED, [S.RUNNING], rendered_fields)
 
 
 def schedule_retry(
@@ -421,10 +415,9 @@ def schedule_retry(
     rendered_fields: str | None = None,
 ) -> None:
     """A try failed and a retry is left: it may run again from ``next_try_at``."""
-    _move_one(
-        session, ti.id, S.UP_FOR_RETRY, only_from=[S.RUNNING, S.QUEUED], run_pk=_run_pk(ti),
-        values=_finish_values(ti, rendered_fields, next_try_at=next_try_at),
-    )  # fmt: skip
+    _finish(
+        session, ti, S.UP_FOR_RETRY, [S.RUNNING, S.QUEUED], rendered_fields, next_try_at=next_try_at
+    )
 
 
 def schedule_reschedule(
@@ -435,10 +428,7 @@ def schedule_reschedule(
     rendered_fields: str | None = None,
 ) -> None:
     """A sensor in reschedule mode gives its slot back until ``next_try_at``."""
-    _move_one(
-        session, ti.id, S.UP_FOR_RESCHEDULE, only_from=[S.RUNNING], run_pk=_run_pk(ti),
-        values=_finish_values(ti, rendered_fields, next_try_at=next_try_at),
-    )  # fmt: skip
+    _finish(session, ti, S.UP_FOR_RESCHEDULE, [S.RUNNING], rendered_fields, next_try_at=next_try_at)
 
 
 _HEARTBEAT = (

@@ -4,18 +4,55 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from sluice.core.errors import DagDefinitionError, DownstreamTasksSkipped
 from sluice.sdk.operator import BaseOperator, Context
 from sluice.sdk.taskgroup import TaskGroup
 
 
-class PythonOperator(BaseOperator):
-    """Calls ``python_callable(*op_args, **op_kwargs)``, adding the context values it asks for."""
+class CallsPython:
+    """What PythonOperator and PythonSensor share: the callable, its arguments, and the
+    call with the context values it asks for."""
 
     template_fields: Sequence[str] = ("templates_dict", "op_args", "op_kwargs")
-    template_fields_renderers = {"templates_dict": "json", "op_args": "py", "op_kwargs": "py"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "templates_dict": "json",
+        "op_args": "py",
+        "op_kwargs": "py",
+    }
+    task_id: str
+    python_callable: Callable[..., Any]
+    op_args: list[Any]
+    op_kwargs: dict[str, Any]
+    templates_dict: dict[str, Any] | None
+
+    def _set_callable(
+        self,
+        python_callable: Callable[..., Any],
+        op_args: Sequence[Any] | None,
+        op_kwargs: Mapping[str, Any] | None,
+        templates_dict: dict[str, Any] | None,
+    ) -> None:
+        if not callable(python_callable):
+            raise DagDefinitionError(
+                f"task '{self.task_id}': python_callable must be callable, got {python_callable!r}"
+            )
+        self.python_callable = python_callable
+        self.op_args = list(op_args or [])
+        self.op_kwargs = dict(op_kwargs or {})
+        self.templates_dict = templates_dict
+
+    def _call_python(self, context: Context) -> Any:
+        """Call the function with its arguments and the context values it asks for."""
+        context["templates_dict"] = self.templates_dict
+        kwargs = context_kwargs(self.python_callable, context, self.op_args, self.op_kwargs)
+        return self.python_callable(*self.op_args, **kwargs)
+
+
+class PythonOperator(CallsPython, BaseOperator):
+    """Calls ``python_callable(*op_args, **op_kwargs)``, adding the context values it asks for."""
+
     ui_color = "#ffefeb"
 
     def __init__(
@@ -30,23 +67,14 @@ class PythonOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not callable(python_callable):
-            raise DagDefinitionError(
-                f"task '{self.task_id}': python_callable must be callable, got {python_callable!r}"
-            )
-        self.python_callable = python_callable
-        self.op_args = list(op_args or [])
-        self.op_kwargs = dict(op_kwargs or {})
-        self.templates_dict = templates_dict
+        self._set_callable(python_callable, op_args, op_kwargs, templates_dict)
         if templates_exts:
             self.template_ext = tuple(templates_exts)
         self.show_return_value_in_logs = show_return_value_in_logs
 
     def execute(self, context: Context) -> Any:
         """Call the function with its arguments and the context values it asks for."""
-        context["templates_dict"] = self.templates_dict
-        kwargs = context_kwargs(self.python_callable, context, self.op_args, self.op_kwargs)
-        return self.python_callable(*self.op_args, **kwargs)
+        return self._call_python(context)
 
 
 def context_kwargs(
