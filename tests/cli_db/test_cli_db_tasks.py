@@ -177,17 +177,17 @@ def test_clear_leaves_running_instances_alone(store: Store, sluice: Sluice) -> N
     [
         (
             ["-t", "(unclosed"],
-            "Error: --task-regex '(unclosed' is not a regular expression: missing ),"
+            "Error: task regex '(unclosed' is not a regular expression: missing ),"
             " unterminated subpattern at position 0",
         ),
         (
             ["-t", "^nothing$"],
-            "Error: no task of DAG 'etl' matches --task-regex '^nothing$'; its tasks are"
+            "Error: no task of DAG 'etl' matches '^nothing$'; its tasks are"
             " extract, transform, load",
         ),
         (
             ["-s", "2024-01-05", "-e", "2024-01-01"],
-            "Error: --end-date 2024-01-01T00:00:00+00:00 is before --start-date"
+            "Error: end date 2024-01-01T00:00:00+00:00 is before start date"
             " 2024-01-05T00:00:00+00:00",
         ),
     ],

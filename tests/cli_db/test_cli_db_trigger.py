@@ -90,11 +90,11 @@ def test_trigger_refuses_a_duplicate_run_id_or_logical_date(store: Store, sluice
     same_date = sluice("dags", "trigger", "etl", "-r", "second", "-l", "2024-02-01T00:00:00Z")
 
     assert error_line(same_id) == (
-        "Error: DAG 'etl' already has a run with run id 'first' (queued); give another --run-id"
+        "Error: DAG 'etl' already has a run with run id 'first' (queued); give another run id"
     )
     assert error_line(same_date).startswith(
         "Error: DAG 'etl' already has a run at logical date 2024-02-01T00:00:00+00:00:"
-        " 'first' (queued); give another --logical-date"
+        " 'first' (queued); give another logical date"
     )
     assert _runs(store) == 1
 
@@ -104,7 +104,7 @@ def test_trigger_refuses_a_duplicate_run_id_or_logical_date(store: Store, sluice
     [
         (
             ["--conf", '{"limit": "many"}'],
-            "Error: --conf does not fit the params of DAG 'etl': param 'limit': 'many' is not"
+            "Error: conf does not fit the params of DAG 'etl': param 'limit': 'many' is not"
             " of type integer",
         ),
         (

@@ -15,13 +15,12 @@ from typing import Any, TypeVar
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from sluice.actions.common import check_conf, load_stored_dag
+from sluice.actions.run_plans import PlannedRun, backfill_plan
 from sluice.cli.arguments import conf_option, parse_datetime
 from sluice.cli.output import console, output_option, print_rows, warn
-from sluice.cli.run_plans import PlannedRun, backfill_plan
 from sluice.cli.stored_dags import (
     CommandRefused,
-    check_conf,
-    load_stored_dag,
     opened_store,
     record_action,
     utc,
@@ -98,7 +97,7 @@ def backfill(
         with store.transaction() as session:
             get_dag(session, dag_id)
             dag = load_stored_dag(session, dag_id)
-            check_conf(dag, conf)
+            check_conf(dag, conf, label="--conf")
             start, end = utc(start_date, settings), utc(end_date, settings)
             plan = backfill_plan(
                 dag,

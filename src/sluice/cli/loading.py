@@ -14,9 +14,12 @@ from sluice.sdk.dag import DAG
 from sluice.sdk.timetables.zones import parse_timezone
 
 
-def cli_settings(dags_folder: Path | None = None) -> Settings:
-    """Settings from defaults, sluice.toml and env, with ``--dags-folder`` on top."""
-    return load_settings(overrides={("core", "dags_folder"): dags_folder})
+def cli_settings(
+    dags_folder: Path | None = None, overrides: dict[tuple[str, str], object] | None = None
+) -> Settings:
+    """Settings from defaults, sluice.toml and env, with ``--dags-folder`` and other
+    command-line options on top."""
+    return load_settings(overrides={("core", "dags_folder"): dags_folder, **(overrides or {})})
 
 
 def load_bag(settings: Settings) -> DagBag:

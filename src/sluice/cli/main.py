@@ -35,6 +35,8 @@ class _SluiceGroup(LazyGroup):
         "pools": "sluice.cli.db_cmd:pools_group",
         "scheduler": "sluice.cli.scheduler_cmd:scheduler",
         "standalone": "sluice.cli.scheduler_cmd:standalone",
+        "users": "sluice.cli.users_cmd:users_group",
+        "webserver": "sluice.cli.web_cmd:webserver",
     },
 )
 @click.version_option(__version__, "--version", prog_name="sluice", message="%(prog)s %(version)s")

@@ -14,6 +14,13 @@ import click
 from sluice.cli.loading import cli_settings
 from sluice.cli.signals import stop_on_signals
 from sluice.cli.store_access import open_store
+from sluice.cli.web_cmd import (
+    ADMIN_PASSWORD_FILE,
+    ensure_admin,
+    start_webserver,
+    stop_webserver,
+    url,
+)
 from sluice.config import Settings
 from sluice.core.messages import CallbackWorkload, TaskWorkload
 from sluice.executors.base import Executor
@@ -120,13 +127,22 @@ def scheduler(executor: str) -> None:
 
 
 @click.command("standalone")
-def standalone() -> None:
-    """Migrate the database, then run the DAG processor and the scheduler together.
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port of the web server ([webserver] port, default 8080).",
+)
+def standalone(port: int | None) -> None:
+    """Migrate the database, then run the DAG processor, the scheduler and the web server.
 
-    The DAG processor runs in a child process; the scheduler and its LocalExecutor run in
-    this one, with [core] parallelism worker processes. Ctrl-C stops everything.
+    The DAG processor and the web server run in child processes; the scheduler and its
+    LocalExecutor run in this one, with [core] parallelism worker processes. The first
+    start creates the web user `admin` with a random password, printed here and kept in
+    SLUICE_HOME/standalone_admin_password.txt. Ctrl-C stops everything.
     """
-    settings = cli_settings()
+    settings = cli_settings(overrides={("webserver", "port"): port})
     store = open_store(settings, check=False)
     try:
         result = schema.migrate(
@@ -134,8 +150,10 @@ def standalone() -> None:
         )
         configure_logging(settings)
         stop = threading.Event()
+        password = ensure_admin(settings, store)
         # Forked before the executor starts: no thread of ours exists yet.
         processor = _start_processor(settings, store)
+        web = start_webserver(settings, store)
         options = ProcessorOptions.from_settings(settings)
         folders = ", ".join(str(f) for f in options.folders) or "no folder"
         migrated = "migrated" if result.changed else "up to date"
@@ -146,6 +164,8 @@ def standalone() -> None:
             f" every {options.refresh_interval:g} s\n"
             f"  scheduler:     pid {os.getpid()}, local executor{_slots('local', settings)}\n"
             f"  task logs:     {settings.base_log_folder}\n"
+            f"  web UI:        {url(settings)} (pid {web.pid}), user admin, password"
+            f" {password or '(as set; not in ' + ADMIN_PASSWORD_FILE + ')'}\n"
             "Ctrl-C stops everything."
         )
         try:
@@ -153,6 +173,7 @@ def standalone() -> None:
             with stop_on_signals(stop, message=STOPPING):
                 job.run(stop)
         finally:
+            stop_webserver(web)
             _stop_processor(processor)
         click.echo("Sluice standalone stopped.")
     finally:

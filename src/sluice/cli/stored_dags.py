@@ -11,17 +11,14 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from sluice.actions.common import Actor
 from sluice.cli.loading import cli_settings
 from sluice.cli.store_access import open_store
 from sluice.config import Settings
-from sluice.core.errors import ParamValidationError, SluiceError
+from sluice.core.errors import SluiceError
 from sluice.core.states import DagRunState
-from sluice.parsing.serialize import deserialize_dag
-from sluice.parsing.serialized import SerializedDag
 from sluice.sdk.timetables.zones import parse_timezone
-from sluice.store.audit import log_event
 from sluice.store.engine import Store
-from sluice.store.run_queries import get_serialized
 from sluice.store.tables import DagRun, TaskInstance
 
 
@@ -40,17 +37,17 @@ def opened_store(settings: Settings | None = None) -> Iterator[tuple[Settings, S
         store.dispose()
 
 
-def load_stored_dag(session: Session, dag_id: str) -> SerializedDag:
-    """The DAG as the DAG processor last stored it."""
-    return deserialize_dag(get_serialized(session, dag_id).data)
-
-
 def cli_user() -> str:
     """Who runs the command, for the audit log."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return "cli"
+
+
+def cli_actor() -> Actor:
+    """The person running the command, as the actions and the audit log name them."""
+    return Actor(cli_user(), "cli")
 
 
 def record_action(
@@ -63,10 +60,7 @@ def record_action(
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the audit row of a command that changed something (``cli_<event>``)."""
-    log_event(
-        session, f"cli_{event}", cli_user(), dag_id=dag_id, task_id=task_id, run_id=run_id,
-        extra=extra,
-    )  # fmt: skip
+    cli_actor().record(session, event, dag_id=dag_id, run_id=run_id, task_id=task_id, extra=extra)
 
 
 def to_utc(value: datetime | None, settings: Settings) -> datetime | None:
@@ -79,16 +73,6 @@ def utc(value: datetime, settings: Settings) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=parse_timezone(settings.default_timezone))
     return value.astimezone(UTC)
-
-
-def check_conf(dag: SerializedDag, conf: Mapping[str, Any] | None) -> None:
-    """Refuse a run conf that does not satisfy the DAG's params."""
-    try:
-        dag.params_dict().resolve(conf)
-    except ParamValidationError as exc:
-        raise ParamValidationError(
-            f"--conf does not fit the params of DAG '{dag.dag_id}': {exc}"
-        ) from None
 
 
 def run_choice() -> click.Choice[str]:

@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 import click
 
+from sluice.actions.clearing import apply_clear, pick_tasks, plan_clear
+from sluice.actions.common import load_stored_dag
 from sluice.cli.arguments import parse_datetime
 from sluice.cli.output import output_option, print_mapping, print_rows, warn
 from sluice.cli.stored_dags import (
     CommandRefused,
+    cli_actor,
     instance_row,
-    load_stored_dag,
     opened_store,
-    record_action,
     to_utc,
 )
 from sluice.cli.task_deps import unmet_dependencies
-from sluice.core.states import TaskInstanceState
-from sluice.parsing.serialized import SerializedDag
-from sluice.store.clearing import clear_task_instances
 from sluice.store.run_queries import (
     get_dag,
     get_run,
     get_task_instance,
-    instances_to_clear,
     run_task_instances,
 )
 from sluice.store.transitions import now
-
-S = TaskInstanceState
-_FAILED = (S.FAILED.value, S.UPSTREAM_FAILED.value)
 
 _map_index_option = click.option(
     "--map-index",
@@ -118,73 +111,38 @@ def clear(
     """
     with opened_store() as (settings, store), store.transaction() as session:
         get_dag(session, dag_id)
-        dag = load_stored_dag(session, dag_id)
-        task_ids = _select_tasks(dag, task_regex, downstream=downstream, upstream=upstream)
-        start, end = to_utc(start_date, settings), to_utc(end_date, settings)
-        if start and end and end < start:
-            raise CommandRefused(
-                f"--end-date {end.isoformat()} is before --start-date {start.isoformat()}"
-            )
-        found = instances_to_clear(
-            session, dag_id, task_ids, states=_FAILED if only_failed else None, start=start, end=end
+        tasks = (
+            None if task_regex is None else pick_tasks(load_stored_dag(session, dag_id), task_regex)
         )
-        running = [(ti, run) for ti, run in found if ti.state == S.RUNNING.value]
-        chosen = [(ti, run) for ti, run in found if ti.state not in (None, S.RUNNING.value)]
-        rows = [{**instance_row(ti), "logical_date": run.logical_date} for ti, run in chosen]
+        plan = plan_clear(
+            session, dag_id, tasks, downstream=downstream, upstream=upstream,
+            only_failed=only_failed, start=to_utc(start_date, settings),
+            end=to_utc(end_date, settings),
+        )  # fmt: skip
+        rows = [{**instance_row(ti), "logical_date": run.logical_date} for ti, run in plan.chosen]
         columns = ["run_id", "logical_date", "task_id", "map_index", "state", "try_number"]
         print_rows(rows, columns, output, empty="Nothing to clear.")
-        if running:
+        if plan.running:
             warn(
-                f"{len(running)} running task instances are left alone: a running instance"
-                " cannot be cleared (mark it failed first)"
+                f"{len(plan.running)} running task instances are left alone: a running"
+                " instance cannot be cleared (mark it failed first)"
             )
-        if not chosen or dry_run:
-            if chosen:
-                click.echo(f"Dry run: {len(chosen)} task instances would be cleared.", err=True)
+        if not plan.chosen or dry_run:
+            if plan.chosen:
+                click.echo(
+                    f"Dry run: {len(plan.chosen)} task instances would be cleared.", err=True
+                )
             return
         if not yes:
             raise CommandRefused(
-                f"add --yes to clear these {len(chosen)} task instances of DAG '{dag_id}'"
+                f"add --yes to clear these {len(plan.chosen)} task instances of DAG '{dag_id}'"
             )
-        retries = {tid: task.retries for tid, task in dag.tasks.items()}
-        result = clear_task_instances(session, chosen, retries)
-        record_action(
-            session,
-            "tasks_clear",
-            dag_id=dag_id,
-            extra={"cleared": len(result.cleared), "requeued_runs": result.requeued_runs},
-        )
+        result = apply_clear(session, cli_actor(), plan)
     requeued = len(result.requeued_runs)
     click.echo(
         f"Cleared {len(result.cleared)} task instances"
         + (f"; {requeued} finished runs are queued again." if requeued else ".")
     )
-
-
-def _select_tasks(
-    dag: SerializedDag, pattern: str | None, *, downstream: bool, upstream: bool
-) -> list[str]:
-    """The tasks ``--task-regex`` picks, with their relatives as asked, in DAG order."""
-    if pattern is None:
-        return dag.task_ids
-    try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        raise CommandRefused(
-            f"--task-regex {pattern!r} is not a regular expression: {exc}"
-        ) from None
-    picked = {tid for tid in dag.task_ids if regex.search(tid)}
-    if not picked:
-        raise CommandRefused(
-            f"no task of DAG '{dag.dag_id}' matches --task-regex {pattern!r}; its tasks are"
-            f" {', '.join(dag.task_ids)}"
-        )
-    for tid in list(picked):
-        if downstream:
-            picked |= dag.get_flat_relative_ids(tid)
-        if upstream:
-            picked |= dag.get_flat_relative_ids(tid, upstream=True)
-    return [tid for tid in dag.task_ids if tid in picked]
 
 
 @click.command("failed-deps")

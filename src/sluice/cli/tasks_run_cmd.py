@@ -8,8 +8,9 @@ import shlex
 import click
 from sqlalchemy.orm import Session
 
+from sluice.actions.common import load_stored_dag
 from sluice.cli.progress import state_text
-from sluice.cli.stored_dags import CommandRefused, load_stored_dag, opened_store, record_action
+from sluice.cli.stored_dags import CommandRefused, opened_store, record_action
 from sluice.core.messages import RunnerExit, TaskInstanceKey, TaskWorkload
 from sluice.core.states import TaskInstanceState
 from sluice.runner.dag_cache import DagCache

@@ -172,9 +172,10 @@ def instances_to_clear(
     states: Sequence[str] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    run_id: str | None = None,
 ) -> list[tuple[TaskInstance, DagRun]]:
     """Instances of these tasks (in these states, in runs with a logical date in
-    [start, end]), with their run, oldest run first."""
+    [start, end], or in the run ``run_id``), with their run, oldest run first."""
     query = (
         select(TaskInstance, DagRun)
         .join(
@@ -189,6 +190,8 @@ def instances_to_clear(
         query = query.where(DagRun.logical_date >= start)
     if end is not None:
         query = query.where(DagRun.logical_date <= end)
+    if run_id is not None:
+        query = query.where(DagRun.run_id == run_id)
     query = query.order_by(DagRun.logical_date, TaskInstance.task_id, TaskInstance.map_index)
     return [(ti, run) for ti, run in session.execute(query)]
 

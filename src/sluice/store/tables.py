@@ -315,7 +315,7 @@ class Job(Base):
 
 
 class User(Base):
-    """A person who logs in to the web UI and API (the web issue fills this in)."""
+    """A person who logs in to the web UI and the REST API."""
 
     __tablename__ = "user"
 
@@ -327,6 +327,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_login: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    api_token_hash: Mapped[str | None] = mapped_column(String(128))
+    """sha256 of the user's API token; the token itself is shown once."""
 
 
 class AuditLog(Base):
