@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -232,14 +236,23 @@ def test_standalone_migrates_parses_schedules_and_stops_on_ctrl_c(harness: Harne
         """,
     )
     database = harness.tmp / "standalone.db"
+    port = _free_port()
     settings = {
         "SLUICE__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}",
         "SLUICE__CORE__DAGS_ARE_PAUSED_AT_CREATION": "false",
     }
-    with _process(harness, "standalone", name="standalone", **settings) as proc:
+    args = ("standalone", "--port", str(port))
+    with _process(harness, *args, name="standalone", **settings) as proc:
         _wait(lambda: "Ctrl-C stops everything" in _output(harness, "standalone"), 60, "start")
         text = _output(harness, "standalone")
         processor = int(re.search(r"DAG processor: pid (\d+)", text)[1])  # type: ignore[index]
+        web = int(re.search(r"web UI: +http://localhost:\d+ \(pid (\d+)\)", text)[1])  # type: ignore[index]
+        password = re.search(r"user admin, password (\S+)", text)[1]  # type: ignore[index]
+        home = Path(_env(harness)["SLUICE_HOME"])
+        assert (home / "standalone_admin_password.txt").read_text().strip() == password
+        _wait(lambda: _http_status(port, "/api/v1/health") == 200, 30, "the web server")
+        assert _http_status(port, "/api/v1/dags", auth=("admin", password)) == 200
+        assert _http_status(port, "/api/v1/dags", auth=("admin", "wrong-password")) == 401
         _wait(lambda: "hello" in _output(harness, "standalone"), 60, "a run of 'hello'")
         _wait(
             lambda: (
@@ -253,5 +266,26 @@ def test_standalone_migrates_parses_schedules_and_stops_on_ctrl_c(harness: Harne
     text = _output(harness, "standalone")
     assert "(migrated)" in text and "Sluice standalone stopped." in text
     assert "created run scheduled__" in text
-    with pytest.raises(ProcessLookupError):
-        os.kill(processor, 0)
+    for pid in (processor, web):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _http_status(port: int, path: str, auth: tuple[str, str] | None = None) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0

@@ -3,6 +3,7 @@ logged in as each role (through the real login form, so sessions and CSRF are re
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,7 +61,8 @@ class Web:
 
     def api(self, role: str) -> TestClient:
         """A script-like client using HTTP basic auth as the user of ``role``."""
-        return TestClient(self.app, auth=(role.lower(), PASSWORD))
+        token = base64.b64encode(f"{role.lower()}:{PASSWORD}".encode()).decode()
+        return TestClient(self.app, headers={"Authorization": f"Basic {token}"})
 
 
 class Client(TestClient):

@@ -29,7 +29,7 @@ def test_api_without_credentials_is_401_problem_json(web: Web) -> None:
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["www-authenticate"].startswith("Basic")
-    assert response.json()["detail"] == "log in first: no session, password or API token"
+    assert response.json()["detail"] == "log in first: no valid session, password or API token"
 
 
 def test_page_without_login_goes_to_the_login_page(web: Web) -> None:
@@ -98,12 +98,10 @@ def test_session_api_call_that_changes_something_needs_the_csrf_header(web: Web)
 
 def test_basic_auth_and_bad_credentials(web: Web) -> None:
     assert web.api("Viewer").get("/api/v1/version").status_code == 200
-    bad = web.client().get("/api/v1/import-errors", auth=("viewer", "wrong"))
+    bad = web.client().get("/api/v1/importErrors", auth=("viewer", "wrong"))
     assert bad.status_code == 401
     assert bad.json()["detail"] == "wrong username or password"
-    garbage = web.client().get(
-        "/api/v1/import-errors", headers={"Authorization": "Basic %%%"}
-    )
+    garbage = web.client().get("/api/v1/importErrors", headers={"Authorization": "Basic %%%"})
     assert garbage.status_code == 401
 
 
@@ -113,10 +111,11 @@ def test_api_token_from_the_profile_page(web: Web) -> None:
     page = client.get("/profile").text
     token = page.split('id="api-token">')[1].split("<")[0]
     headers = {"Authorization": f"Bearer {token}"}
-    assert web.client().get("/api/v1/import-errors", headers=headers).status_code == 200
+    assert web.client().get("/api/v1/importErrors", headers=headers).status_code == 200
     # A new token replaces the old one.
     client.submit("/profile/token")
-    assert web.client().get("/api/v1/import-errors", headers=headers).status_code == 401
+    assert web.client().get("/api/v1/importErrors", headers=headers).status_code == 401
+    assert "api-token" in client.get("/profile").text
     assert "api-token" not in client.get("/profile").text  # shown once only
 
 

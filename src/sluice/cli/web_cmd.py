@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import secrets
@@ -22,8 +21,8 @@ ADMIN_PASSWORD_FILE = "standalone_admin_password.txt"
 STOP_GRACE = 10.0
 
 
-def serve(settings: Settings, store: Store, host: str, port: int) -> None:
-    """Serve the UI and the REST API until SIGINT or SIGTERM."""
+def serve(settings: Settings, store: Store, host: str, port: int, *, quiet: bool = False) -> None:
+    """Serve the UI and the REST API until SIGINT or SIGTERM (``quiet``: warnings only)."""
     import uvicorn
 
     from sluice.web.app import create_app
@@ -33,7 +32,7 @@ def serve(settings: Settings, store: Store, host: str, port: int) -> None:
         app,
         host=host,
         port=port,
-        log_level=settings.get_str("logging", "level").lower(),
+        log_level="warning" if quiet else settings.get_str("logging", "level").lower(),
         access_log=False,
         server_header=False,
     )
@@ -108,8 +107,7 @@ def start_webserver(settings: Settings, store: Store) -> multiprocessing.process
 
 def _webserver_main(settings: Settings, store: Store, host: str, port: int) -> None:
     store.engine.dispose(close=False)  # the parent's connections are the parent's
-    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-    serve(settings, store, host, port)
+    serve(settings, store, host, port, quiet=True)
 
 
 def stop_webserver(process: multiprocessing.process.BaseProcess) -> None:

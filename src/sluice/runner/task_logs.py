@@ -58,14 +58,16 @@ def capture_to_log(path: Path, level: str = "INFO") -> Iterator[TextIO]:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(_UtcFormatter(LOG_FORMAT))
         root = logging.getLogger()
-        saved_level = root.level
-        root.addHandler(handler)
+        saved_level, saved_handlers = root.level, root.handlers[:]
+        # The process's own handlers (standalone's stderr one) would write each line into
+        # the log a second time, through the redirected descriptor 2: set them aside.
+        root.handlers = [handler]
         root.setLevel(level)
         try:
             with _descriptors_to(stream), _streams_to(stream):
                 yield stream
         finally:
-            root.removeHandler(handler)
+            root.handlers = saved_handlers
             root.setLevel(saved_level)
             handler.close()
 

@@ -165,6 +165,7 @@ class DagRun(Base):
         UniqueConstraint("dag_id", "logical_date"),
         Index(None, "state", "needs_scheduling"),
         Index(None, "dag_id", "state"),
+        Index(None, "logical_date", "id"),
     )
 
 
@@ -209,6 +210,8 @@ class TaskInstance(Base):
         Index(None, "state", "next_try_at"),
         Index(None, "state", "last_heartbeat_at"),
         Index(None, "dag_id", "task_id", "state"),
+        Index(None, "dag_id", "id"),
+        Index(None, "state", "id"),
     )
 
 

@@ -79,7 +79,8 @@ templates.env.globals.update(
 
 def flash(request: Request, message: str, kind: str = "info") -> None:
     """A message shown at the top of the next page (``info``, ``success`` or ``error``)."""
-    request.session.setdefault("flash", []).append([kind, message])
+    # A new list, so that the session sees the change and saves it.
+    request.session["flash"] = [*request.session.get("flash", []), [kind, message]]
 
 
 def render(
