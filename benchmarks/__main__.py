@@ -5,7 +5,8 @@ one table of the workloads that run the real commands against a fresh SLUICE_HOM
 database each: W1-W3 through ``sluice scheduler`` and its LocalExecutor, W4 the DAG
 processor, S ``sluice standalone``. On SQLite always; on PostgreSQL too when
 ``--postgres URL`` or SLUICE_BENCH_POSTGRES_URL names a server (each workload gets a
-database of its own there, dropped afterwards).
+database of its own there, dropped afterwards). ``--only web`` (not in the default run)
+times the web pages on a seeded store: ``benchmarks.web_pages``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 
-from benchmarks import dags_test, parse_files, report, scheduler_runs, standalone
+from benchmarks import dags_test, parse_files, report, scheduler_runs, standalone, web_pages
 from benchmarks.harness import POSTGRES, POSTGRES_ENV, SQLITE, Figure
 
 DAGS_TEST = "dags-test"
+WEB = "web"
+"""Web pages on a seeded store: opt-in (``--only web``), several minutes at full size."""
+WEB_SIZES = (2000, 10000)
+WEB_QUICK_SIZES = (20,)
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    names = [DAGS_TEST, *WORKLOADS]
+    default = [DAGS_TEST, *WORKLOADS]
+    names = [*default, WEB]
     parser.add_argument(
         "--only",
-        default=",".join(names),
-        help=f"comma-separated workloads to run, of {', '.join(names)} (all)",
+        default=",".join(default),
+        help=f"comma-separated workloads to run, of {', '.join(names)}"
+        f" (all but {WEB}: see python -m benchmarks.web_pages)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="tiny sizes, one try: checks that everything runs"
@@ -151,6 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             " default parallelism.\n"
         )
         print(report.table(results), flush=True)
+
+    if WEB in args.only:
+        print()
+        sizes_web = WEB_QUICK_SIZES if args.quick else WEB_SIZES
+        repeat = 3 if args.quick else 20
+        ok = web_pages.run(backends, args.postgres, sizes_web, repeat=repeat) and ok
     return 0 if ok else 1
 
 

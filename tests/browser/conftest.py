@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +23,8 @@ from typing import Any
 import pytest
 
 CHROMIUM_ENV = "SLUICE_TEST_CHROMIUM"
+SCREENSHOTS_ENV = "SLUICE_UPDATE_SCREENSHOTS"
+"""Set to 1 to save the screenshots into docs/images/ (otherwise into pytest's temp dir)."""
 SLUICE = str(Path(sys.executable).with_name("sluice"))
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
@@ -75,7 +78,9 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: the standalone and Playwright's driver are children
+# of pytest, and later tests count pytest's children.
+@pytest.fixture(scope="module")
 def standalone(
     chromium_path: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Standalone]:
@@ -117,7 +122,7 @@ def standalone(
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
     """Debian's Chromium, headless, through Playwright."""
     from playwright.sync_api import sync_playwright
@@ -147,7 +152,13 @@ def page(browser: Any, standalone: Standalone) -> Iterator[Any]:
     context.close()
 
 
-def screenshot(page: Any, name: str) -> None:
-    """Save the page to docs/images/<name>.png (shown in the README)."""
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=False)
+def screenshot(page: Any, name: str) -> Path:
+    """Save the page as <name>.png: into docs/images/ (shown in the README) when
+    SLUICE_UPDATE_SCREENSHOTS=1, else into a temporary folder."""
+    update = os.environ.get(SCREENSHOTS_ENV) == "1"
+    folder = IMAGES if update else Path(tempfile.gettempdir()) / "sluice-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 10_000  # a page was drawn, not a blank
+    return path

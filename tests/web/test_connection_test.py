@@ -213,3 +213,23 @@ def test_test_button_on_the_edit_page_uses_the_stored_password(web: Web, http_po
     assert 'class="conn-test fail"' in bad.text and "port must be a number" in bad.text
     viewer = web.client("User")
     assert viewer.submit("/connections/test", {"conn_type": "http"}).status_code == 403
+
+
+def test_the_stored_password_goes_only_where_it_is_stored_for(web: Web, http_port: int) -> None:
+    client = web.client("Op")
+    client.submit("/connections/new", {"conn_id": "site", "conn_type": "http",
+                                       "host": "127.0.0.1", "port": str(http_port),
+                                       "login": "u", "password": WRONG})  # fmt: skip
+    elsewhere = {"conn_id": "site", "conn_type": "http", "host": "localhost",
+                 "port": str(http_port), "login": "u", "password": ""}  # fmt: skip
+    page = client.submit("/connections/test", elsewhere)
+    assert 'class="conn-test fail"' in page.text
+    assert "the stored password is only sent to the stored host" in page.text
+    api = web.api("Op").post("/api/v1/connections/test", json=elsewhere | {"port": http_port})
+    assert api.status_code == 400
+    assert api.json()["detail"] == (
+        "the stored password is only sent to the stored host; type the password to test"
+        " the changed connection"
+    )
+    typed = client.submit("/connections/test", elsewhere | {"password": "typed-password"})
+    assert 'class="conn-test ok"' in typed.text

@@ -39,7 +39,7 @@ def test_variables_list_searches_and_pages(web: Web) -> None:
             set_variable(session, f"k{i:02d}", "v")
         set_variable(session, "other", "v")
     page = web.client("Op").get("/variables?search=k").text
-    assert "of 55" in page and "/variables?search=k&amp;offset=50" in page
+    assert "Page 1 of 2 · 55 variables" in page and "/variables?search=k&amp;offset=50" in page
     assert "other" not in page
 
 

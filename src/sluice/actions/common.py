@@ -13,6 +13,7 @@ from sluice.parsing.serialize import deserialize_dag
 from sluice.parsing.serialized import SerializedDag
 from sluice.store.audit import log_event
 from sluice.store.run_queries import get_serialized
+from sluice.store.tables import SerializedDagRow
 
 
 class ActionRefused(SluiceError):
@@ -44,9 +45,28 @@ class Actor:
         )  # fmt: skip
 
 
+CACHED_DAGS = 64
+"""Deserialized DAGs kept by (dag id, hash): a 1,000-task DAG takes a while to rebuild,
+and every page of a DAG in the web server needs it."""
+
+_cache: dict[tuple[str, str], SerializedDag] = {}
+
+
+def deserialized(row: SerializedDagRow) -> SerializedDag:
+    """The DAG a serialized row holds, rebuilt once per version (it is frozen: shared)."""
+    key = (row.dag_id, row.dag_hash)
+    dag = _cache.get(key)
+    if dag is None:
+        dag = deserialize_dag(row.data)
+        if len(_cache) >= CACHED_DAGS:
+            _cache.clear()
+        _cache[key] = dag
+    return dag
+
+
 def load_stored_dag(session: Session, dag_id: str) -> SerializedDag:
     """The DAG as the DAG processor last stored it (DagNotFound when it never was)."""
-    return deserialize_dag(get_serialized(session, dag_id).data)
+    return deserialized(get_serialized(session, dag_id))
 
 
 def check_conf(dag: SerializedDag, conf: Mapping[str, Any] | None, *, label: str = "conf") -> None:

@@ -8,6 +8,7 @@ when a driver puts it in its error.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import sqlite3
 import urllib.error
 import urllib.request
@@ -33,6 +34,31 @@ DRIVERS = {
 }
 HTTP_TYPES = ("http", "https")
 TESTABLE_TYPES = (*DRIVERS, "sqlite", *HTTP_TYPES)
+
+
+class StoredPasswordRefused(Exception):
+    """The form asks to use the stored password towards another place than it is for."""
+
+
+def with_stored_password(
+    typed: ConnectionSecrets, stored: ConnectionSecrets | None
+) -> ConnectionSecrets:
+    """The connection as typed, with the stored password when none was typed.
+
+    The stored password goes only where it is stored for: same type, host, port, schema
+    and login. Otherwise someone who may edit the form but not read the password could
+    have it sent to a server of theirs.
+    """
+    if typed.password or stored is None or not stored.password:
+        return typed
+    where = ("conn_type", "host", "port", "schema", "login")
+    changed = [name for name in where if getattr(typed, name) != getattr(stored, name)]
+    if changed:
+        raise StoredPasswordRefused(
+            f"the stored password is only sent to the stored {', '.join(changed)}; type the"
+            " password to test the changed connection"
+        )
+    return dataclasses.replace(typed, password=stored.password)
 
 
 def try_connection(conn: ConnectionSecrets) -> tuple[bool, str]:

@@ -23,6 +23,12 @@ class PageRequest:
     limit: int
     offset: int
 
+    @classmethod
+    def numbered(cls, page: int, size: int) -> PageRequest:
+        """Page ``page`` (counted from 1) of pages of ``size`` items, as the UI's lists
+        number them."""
+        return cls(limit=size, offset=(page - 1) * size)
+
 
 def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most items to return.")] = (

@@ -81,11 +81,15 @@ def install(app: FastAPI, html_error: HtmlErrorPage) -> None:
 
     def respond(request: Request, status: int, detail: str, title: str | None = None,
                 headers: dict[str, str] | None = None, **extra: Any) -> Response:  # fmt: skip
+        headers = dict(headers or {})
         if is_api(request):
             response: Response = problem(status, detail, title=title, **extra)
         else:
             response = html_error(request, status, title or HTTPStatus(status).phrase, detail)
-        response.headers.update(headers or {})
+            # A page answers with its login form: a Basic challenge would make the browser
+            # pop up its own password dialog over the error page.
+            headers.pop("WWW-Authenticate", None)
+        response.headers.update(headers)
         return response
 
     @app.exception_handler(ApiError)

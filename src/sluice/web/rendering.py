@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from sluice import __version__
 from sluice.api.security import CurrentUser, csrf_token
 from sluice.core.roles import Permission
+from sluice.web.links import dag_url, instance_url, run_url
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -73,8 +74,9 @@ templates.env.filters.update(
     dt=format_datetime, duration=format_duration, state_color=state_color, pretty=_pretty_json
 )
 templates.env.globals.update(
-    version=__version__, htmx=HTMX, STATE_COLORS=STATE_COLORS, Permission=Permission
-)
+    version=__version__, htmx=HTMX, STATE_COLORS=STATE_COLORS, Permission=Permission,
+    dag_url=dag_url, run_url=run_url, instance_url=instance_url,
+)  # fmt: skip
 
 
 def flash(request: Request, message: str, kind: str = "info") -> None:

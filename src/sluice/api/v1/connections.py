@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from sluice.api.connection_test import try_connection
+from sluice.api.connection_test import StoredPasswordRefused, try_connection, with_stored_password
 from sluice.api.deps import DbSession, Editor, Paging
 from sluice.api.pagination import Page
 from sluice.api.problems import ApiError
@@ -145,16 +145,20 @@ def test(
         conn_type = fields.get("conn_type") or (stored.conn_type if stored else None)
         if not conn_type:
             raise ApiError(400, "conn_type is needed to test a connection")
-        conn = ConnectionSecrets(
+        typed = ConnectionSecrets(
             conn_id=body.conn_id or "",
             conn_type=conn_type,
             host=fields.get("host"),
             schema=fields.get("schema"),
             login=fields.get("login"),
-            password=body.password or (stored.password if stored else None),
+            password=body.password or None,
             port=check_port(fields.get("port")),
             extra=check_extra(fields.get("extra")),
         )
+        try:
+            conn = with_stored_password(typed, stored)
+        except StoredPasswordRefused as exc:
+            raise ApiError(400, str(exc)) from None
     ok, message = try_connection(conn)
     return ConnectionTestOut(status=ok, message=message)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sluice.actions.common import load_stored_dag
 from sluice.actions.dags import CatchupNeedsConfirmation, delete_dag, set_paused, unpause
+from sluice.api.dag_files import MAX_SOURCE_BYTES, read_dag_source
 from sluice.api.deps import Ctx, DbSession, Operator, Paging, Reader
 from sluice.api.pagination import Page, fetch
 from sluice.api.problems import ApiError, problem
@@ -22,9 +22,6 @@ from sluice.store.run_queries import get_dag
 from sluice.store.tables import Dag
 
 router = APIRouter(tags=["DAG"])
-
-MAX_SOURCE_BYTES = 5 * 1024 * 1024
-"""A DAG file larger than this is not sent whole (nobody reads 5 MB of Python in a page)."""
 
 
 class DagTag(BaseModel):
@@ -255,33 +252,13 @@ def remove_dag(dag_id: str, request: Request, session: DbSession, user: Operator
     return Response(status_code=204)
 
 
-def read_source(session: DbSession, dag_id: str) -> DagSource:
-    """The DAG's file, read from the path the store names (never one a request gives).
-
-    ApiError 404 when the file is gone since it was parsed.
-    """
-    dag = get_dag(session, dag_id)
-    path = Path(dag.fileloc)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_SOURCE_BYTES + 1)
-    except FileNotFoundError:
-        raise ApiError(
-            404,
-            f"the file of DAG '{dag_id}', {dag.fileloc}, is gone: it was deleted or moved"
-            " since the DAG processor parsed it",
-        ) from None
-    except OSError as exc:
-        raise ApiError(
-            404, f"the file of DAG '{dag_id}', {dag.fileloc}, cannot be read: {exc.strerror}"
-        ) from None
-    content = data[:MAX_SOURCE_BYTES].decode("utf-8", errors="replace")
-    if len(data) > MAX_SOURCE_BYTES:
-        content += f"\n# ... cut: the file is larger than {MAX_SOURCE_BYTES} bytes\n"
-    return DagSource(dag_id=dag_id, fileloc=dag.fileloc, content=content)
-
-
 @router.get("/dags/{dag_id}/source", response_model=DagSource)
 def get_dag_source(dag_id: str, session: DbSession, user: Reader) -> DagSource:
-    """The source of the DAG's file, as the DAG processor parsed it."""
-    return read_source(session, dag_id)
+    """The source of the DAG's file, as the DAG processor parsed it (404 when the file is
+    gone since)."""
+    dag = get_dag(session, dag_id)
+    source = read_dag_source(dag_id, dag.fileloc)
+    content = source.text
+    if source.cut:
+        content += f"\n# ... cut: the file is larger than {MAX_SOURCE_BYTES} bytes\n"
+    return DagSource(dag_id=dag_id, fileloc=dag.fileloc, content=content)

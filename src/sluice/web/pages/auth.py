@@ -11,22 +11,16 @@ from sluice.api.deps import DbSession, Reader
 from sluice.api.problems import ApiError
 from sluice.api.security import check_csrf, check_login, login_session
 from sluice.store.users import UserError, new_api_token, require_user, update_user
+from sluice.web.links import safe_next
 from sluice.web.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
 
-def _safe_next(target: str) -> str:
-    # Only a path on this site: never an absolute URL (an open redirect).
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
     """The login form."""
-    return render(request, "login.html", {"next": _safe_next(next), "username": "", "error": ""})
+    return render(request, "login.html", {"next": safe_next(next), "username": "", "error": ""})
 
 
 @router.post("/login")
@@ -42,10 +36,10 @@ async def login(
     try:
         user = check_login(request, session, username, password)
     except ApiError as exc:
-        context = {"next": _safe_next(next), "username": username, "error": exc.detail}
+        context = {"next": safe_next(next), "username": username, "error": exc.detail}
         return render(request, "login.html", context, status=exc.status)
     login_session(request, user)
-    return redirect(_safe_next(next))
+    return redirect(safe_next(next))
 
 
 @router.post("/logout")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
@@ -24,7 +22,8 @@ from sluice.store.listings import (
 )
 from sluice.store.run_admin import RunBusy, delete_run
 from sluice.store.run_queries import get_run, run_task_instances, state_counts
-from sluice.web.pages.dags import dag_url
+from sluice.web.dates import day_filter
+from sluice.web.links import dag_url, run_url, segment
 from sluice.web.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -35,41 +34,6 @@ AUDIT_PER_PAGE = 50
 RUN_TYPES = ("scheduled", "manual", "backfill")
 
 PageNumber = Annotated[int, Query(ge=1)]
-
-
-def _paging(page: int, size: int) -> PageRequest:
-    return PageRequest(limit=size, offset=(page - 1) * size)
-
-
-def _pages(total: int, size: int) -> int:
-    return max(1, -(-total // size))
-
-
-def parse_day(
-    text: str, errors: dict[str, str], name: str, *, end: bool = False
-) -> datetime | None:
-    """A ``YYYY-MM-DD`` (or ISO datetime) filter in UTC; a day's end when ``end``.
-
-    A bad value is noted in ``errors`` under ``name`` and filters nothing.
-    """
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            moment = datetime.combine(day, time(), tzinfo=UTC)
-            return moment + timedelta(days=1, microseconds=-1) if end else moment
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        errors[name] = f"{text!r} is not a date; use YYYY-MM-DD"
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def run_url(dag_id: str, run_id: str) -> str:
-    """The path of a run's page."""
-    return f"{dag_url(dag_id)}/runs/{quote(run_id, safe='')}"
 
 
 @router.get("/runs")
@@ -92,16 +56,16 @@ def runs_page(
         dag_id=dag_id.strip() or None,
         states=[state] if state else (),
         run_types=[run_type] if run_type else (),
-        logical_date_gte=parse_day(start, errors, "start"),
-        logical_date_lte=parse_day(end, errors, "end", end=True),
+        logical_date_gte=day_filter(start, errors, "start"),
+        logical_date_lte=day_filter(end, errors, "end", end=True),
     )
-    rows, total = fetch(session, run_query(wanted), _paging(page, RUNS_PER_PAGE))
+    paging = PageRequest.numbered(page, RUNS_PER_PAGE)
+    rows, total = fetch(session, run_query(wanted), paging)
     context: dict[str, Any] = {
         "nav": "browse",
         "runs": [(run, run_duration(run), run_url(run.dag_id, run.run_id)) for (run,) in rows],
         "total": total,
-        "page": page,
-        "pages": _pages(total, RUNS_PER_PAGE),
+        "paging": paging,
         "filters": {
             "dag_id": dag_id,
             "state": state,
@@ -122,13 +86,13 @@ def import_errors_page(
     request: Request, session: DbSession, user: Reader, page: PageNumber = 1
 ) -> Response:
     """The DAG files that failed to import, with their tracebacks."""
-    rows, total = fetch(session, import_error_query(), _paging(page, ERRORS_PER_PAGE))
+    paging = PageRequest.numbered(page, ERRORS_PER_PAGE)
+    rows, total = fetch(session, import_error_query(), paging)
     context = {
         "nav": "browse",
         "errors": [row for (row,) in rows],
         "total": total,
-        "page": page,
-        "pages": _pages(total, ERRORS_PER_PAGE),
+        "paging": paging,
     }
     return render(request, "browse_import_errors.html", context)
 
@@ -151,16 +115,16 @@ def audit_page(
         dag_id=dag_id.strip() or None,
         event=event.strip() or None,
         owner=owner.strip() or None,
-        after=parse_day(start, errors, "start"),
-        before=parse_day(end, errors, "end", end=True),
+        after=day_filter(start, errors, "start"),
+        before=day_filter(end, errors, "end", end=True),
     )
-    rows, total = fetch(session, audit_query(wanted), _paging(page, AUDIT_PER_PAGE))
+    paging = PageRequest.numbered(page, AUDIT_PER_PAGE)
+    rows, total = fetch(session, audit_query(wanted), paging)
     context = {
         "nav": "browse",
         "entries": [row for (row,) in rows],
         "total": total,
-        "page": page,
-        "pages": _pages(total, AUDIT_PER_PAGE),
+        "paging": paging,
         "filters": {"dag_id": dag_id, "event": event, "owner": owner, "start": start, "end": end},
         "errors": errors,
     }
@@ -180,7 +144,6 @@ def _run_page(
         "counts": state_counts(session, dag_id, run_id),
         "dag_url": dag_url(dag_id),
         "run_url": run_url(dag_id, run_id),
-        "quote": quote,
         **extra,
     }
     return render(request, "run.html", context)
@@ -242,4 +205,4 @@ def delete_run_page(
         f"Run '{run_id}' of DAG '{dag_id}' deleted, with {counts['task_instance']} task instances.",
         "success",
     )
-    return redirect(f"/runs?dag_id={quote(dag_id, safe='')}")
+    return redirect(f"/runs?dag_id={segment(dag_id)}")

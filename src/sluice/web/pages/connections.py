@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
 
-from sluice.api.connection_test import try_connection
+from sluice.api.connection_test import StoredPasswordRefused, try_connection, with_stored_password
 from sluice.api.deps import DbSession, Editor
 from sluice.api.problems import ApiError
 from sluice.core.errors import SluiceError
@@ -224,20 +224,21 @@ def test(
 ) -> HTMLResponse:
     """The Test button (htmx): try the connection as the form has it now; a small message.
 
-    With the password field empty, the stored connection's password is used.
+    With the password field empty, the stored password is used, but only towards the
+    stored host, port, schema and login.
     """
     stored = get_connection_secrets(session, conn_id) if conn_id else None
     try:
-        conn = ConnectionSecrets(
+        typed = ConnectionSecrets(
             conn_id=conn_id, conn_type=conn_type.strip(), host=host.strip() or None,
             schema=schema_.strip() or None, login=login.strip() or None,
-            password=password or (stored.password if stored else None),
-            port=check_port(port), extra=check_extra(extra),
+            password=password or None, port=check_port(port), extra=check_extra(extra),
         )  # fmt: skip
+        conn = with_stored_password(typed, stored)
         ok, message = (
             (False, "choose a connection type") if not conn.conn_type else (try_connection(conn))
         )
-    except SluiceError as exc:
+    except (SluiceError, StoredPasswordRefused) as exc:
         ok, message = False, str(exc)
     kind = "ok" if ok else "fail"
     label = "Connection works" if ok else "Connection failed"

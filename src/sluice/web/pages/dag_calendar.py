@@ -23,7 +23,8 @@ from sluice.api.problems import ApiError
 from sluice.store import backfills
 from sluice.store.dag_history import runs_in_range
 from sluice.store.run_queries import runs_between
-from sluice.web.pages.dag_header import StoredDag, color, dag_url, header, load_dag
+from sluice.web.links import dag_url
+from sluice.web.pages.dag_header import StoredDag, color, header, load_dag
 from sluice.web.pages.dag_intervals import build_calendar, dag_zone, day_range
 from sluice.web.rendering import STATE_COLORS, flash, redirect, render
 from sluice.web.svg.calendar import draw_calendar

@@ -11,7 +11,8 @@ from markupsafe import Markup
 
 from sluice.api.deps import DbSession, Reader
 from sluice.store.dag_history import DEFAULT_RUNS, MAX_RUNS, recent_runs, task_spans
-from sluice.web.pages.dag_header import color, header, load_dag, run_url
+from sluice.web.links import run_url
+from sluice.web.pages.dag_header import color, header, load_dag
 from sluice.web.rendering import format_datetime, format_duration, render
 from sluice.web.svg.durations import (
     PALETTE,

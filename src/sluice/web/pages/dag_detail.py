@@ -24,17 +24,11 @@ from sluice.store.dag_history import (
     recent_runs,
     run_tries,
 )
+from sluice.web.links import dag_url, instance_url
 from sluice.web.pages import dag_calendar, dag_charts, dag_source
 from sluice.web.pages.dag_graph import graph_svg
 from sluice.web.pages.dag_grid import build_grid, grid_columns
-from sluice.web.pages.dag_header import (
-    color,
-    dag_url,
-    header,
-    instance_url,
-    load_dag,
-    part,
-)
+from sluice.web.pages.dag_header import color, header, load_dag
 from sluice.web.rendering import format_datetime, format_duration, redirect, render
 from sluice.web.svg.gantt import GanttBar, draw_gantt
 
@@ -55,7 +49,7 @@ RunId = Annotated[str | None, Query(description="The run to show (default: the l
 def dag_home(dag_id: str, session: DbSession, user: Reader) -> Response:
     """A DAG's page opens on its grid."""
     load_dag(session, dag_id)
-    return redirect(dag_url(dag_id))
+    return redirect(dag_url(dag_id, "grid"))
 
 
 def _grid_context(session: DbSession, dag_id: str, runs: int) -> dict[str, object]:
@@ -69,7 +63,7 @@ def _grid_context(session: DbSession, dag_id: str, runs: int) -> dict[str, objec
         "columns": grid_columns(dag_id, history),
         "rows": build_grid(stored.dag, history, instances),
         "refresh": REFRESH if active else None,
-        "table_url": f"{dag_url(dag_id)}/table?runs={runs}",
+        "table_url": f"{dag_url(dag_id, 'grid')}/table?runs={runs}",
         "run_choices": sorted({5, 10, DEFAULT_RUNS, 50, 100, runs}),
     }
 
@@ -141,9 +135,12 @@ def gantt(
             f"\nended: {format_datetime(t.end_date, 'still running')}"
             f"\nduration: {format_duration((end - t.start_date).total_seconds())}"
         )
-        href = instance_url(dag_id, run.run_id, t.task_id, t.map_index) if run else None
-        if href is not None:
-            href += ("&" if "?" in href else "?") + f"try_number={t.try_number}"
+        # A try number 0 is an instance that never ran (skipped): its page has no try.
+        try_number = t.try_number if t.try_number >= 1 else None
+        href = (
+            instance_url(dag_id, run.run_id, t.task_id, map_index=t.map_index,
+                         try_number=try_number) if run else None
+        )  # fmt: skip
         bars.append(GanttBar(label, t.start_date, end, color(t.state), href, title))
     return render(
         request,
@@ -154,6 +151,5 @@ def gantt(
             "choices": choices,
             "svg": Markup(draw_gantt(bars)),
             "not_started": sum(1 for t in tries if t.start_date is None),
-            "run_path": f"/dags/{part(dag_id)}/runs/",
         },
     )

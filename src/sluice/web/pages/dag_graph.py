@@ -9,7 +9,8 @@ from markupsafe import Markup
 
 from sluice.parsing.serialized import SerializedDag, SerializedTaskGroup
 from sluice.store.dag_history import InstanceSummary, RunSummary
-from sluice.web.pages.dag_header import StoredDag, color, instance_url, worst_state
+from sluice.web.links import instance_url
+from sluice.web.pages.dag_header import StoredDag, color, worst_state
 from sluice.web.svg.graph import NodeLook, draw_graph
 from sluice.web.svg.layout import Layout, LayoutGroup, LayoutNode, layout
 
@@ -74,7 +75,9 @@ def graph_svg(
         title = f"{task_id}\n{task.operator}\nstate: {state or 'no status'}{mapped}"
         href = None
         if run is not None and found:
-            href = instance_url(dag.dag_id, run.run_id, task_id, 0 if task_id in expanded else None)
+            href = instance_url(
+                dag.dag_id, run.run_id, task_id, map_index=0 if task_id in expanded else None
+            )
         looks[task_id] = NodeLook(task.label, color(state), href, title)
     group_labels = {g.group_id: g.label or g.group_id for g in dag.task_group.iter_groups()
                     if g.group_id}  # fmt: skip

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from sluice.parsing.serialized import SerializedDag, SerializedTaskGroup
 from sluice.store.dag_history import InstanceSummary, RunSummary
-from sluice.web.pages.dag_header import color, part, run_url, worst_state
+from sluice.web.links import run_url, segment
+from sluice.web.pages.dag_header import color, worst_state
 from sluice.web.rendering import format_datetime, format_duration
 
 MIN_BAR, MAX_BAR = 6, 40
@@ -108,7 +109,7 @@ def build_grid(
             elif child in dag.tasks:
                 task = dag.tasks[child]
                 row = GridRow("task", child, task.label, depth, list(holders), task.is_mapped)
-                quoted = part(child)
+                quoted = segment(child)
                 row.cells = [
                     _task_cell(child, run_prefix[run.run_id] + quoted,
                                by_key.get((child, run.run_id), []))

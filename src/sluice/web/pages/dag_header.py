@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
-from sluice.parsing.serialize import deserialize_dag
+from sluice.actions.common import deserialized
 from sluice.parsing.serialized import SerializedDag
 from sluice.store.run_queries import get_dag, get_serialized
 from sluice.store.tables import Dag, SerializedDagRow
+from sluice.web.links import dag_url
 from sluice.web.rendering import STATE_COLORS
 
 TABS = (
@@ -35,12 +35,6 @@ NO_STATE = "var(--line)"
 """How a task instance with no state is drawn (transparent would hide it)."""
 
 
-CACHED_DAGS = 64
-"""Deserialized DAGs kept by (dag id, hash): a 1,000-task DAG takes a while to rebuild."""
-
-_cache: dict[tuple[str, str], SerializedDag] = {}
-
-
 @dataclass(frozen=True)
 class StoredDag:
     """A DAG's row and its serialized form, as the DAG processor last stored them."""
@@ -58,35 +52,7 @@ def load_dag(session: Session, dag_id: str) -> StoredDag:
     """The DAG's row and serialized form; DagNotFound (a 404 page) names the DAG."""
     row = get_dag(session, dag_id)
     serialized = get_serialized(session, dag_id)
-    key = (dag_id, serialized.dag_hash)
-    dag = _cache.get(key)
-    if dag is None:
-        dag = deserialize_dag(serialized.data)
-        if len(_cache) >= CACHED_DAGS:
-            _cache.clear()
-        _cache[key] = dag
-    return StoredDag(row, serialized, dag)
-
-
-def part(value: str) -> str:
-    """``value`` as one path segment of a URL."""
-    return quote(value, safe="")
-
-
-def dag_url(dag_id: str, tab: str = "grid") -> str:
-    """A tab of the DAG's page."""
-    return f"/dags/{part(dag_id)}/{tab}"
-
-
-def run_url(dag_id: str, run_id: str) -> str:
-    """The page of one run."""
-    return f"/dags/{part(dag_id)}/runs/{part(run_id)}"
-
-
-def instance_url(dag_id: str, run_id: str, task_id: str, map_index: int | None = None) -> str:
-    """The page of one task instance (a map index for one instance of a mapped task)."""
-    url = f"{run_url(dag_id, run_id)}/tasks/{part(task_id)}"
-    return url if map_index is None or map_index < 0 else f"{url}?map_index={map_index}"
+    return StoredDag(row, serialized, deserialized(serialized))
 
 
 def color(state: str | None) -> str:
@@ -117,6 +83,6 @@ def header(stored: StoredDag, tab: str) -> dict[str, Any]:
         "tab": tab,
         "tab_title": dict(TABS).get(tab, tab),
         "tabs": [(name, title, dag_url(stored.dag_id, name)) for name, title in TABS],
-        "dag_path": f"/dags/{part(stored.dag_id)}",
+        "dag_path": dag_url(stored.dag_id),
         "nav": "dags",
     }

@@ -19,15 +19,18 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from sluice.api.dag_files import read_dag_source
 from sluice.api.deps import DbSession, Reader
+from sluice.api.problems import ApiError
 from sluice.parsing.serialized import SerializedDag
 from sluice.web.pages.dag_header import header, load_dag
 from sluice.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
 
-MAX_SOURCE_BYTES = 2_000_000
-"""Larger files are shown cut at this size (a DAG file that big is generated code)."""
+MAX_SHOWN_BYTES = 2_000_000
+"""Larger files are shown cut at this size (a DAG file that big is generated code, and
+highlighting it takes seconds)."""
 
 
 def _rules(style: str, scope: str = "") -> str:
@@ -47,16 +50,6 @@ PYGMENTS_CSS = Markup(
 """Pygments' colours for the light and the dark theme, as the base stylesheet picks them."""
 
 
-def read_source(path: str) -> tuple[str | None, bool]:
-    """The file's text (None when it cannot be read) and whether it was cut."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SOURCE_BYTES + 1)
-    except OSError:
-        return None, False
-    return data[:MAX_SOURCE_BYTES].decode("utf-8", errors="replace"), len(data) > MAX_SOURCE_BYTES
-
-
 def _modified(path: str) -> datetime | None:
     try:
         return datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
@@ -69,12 +62,15 @@ def code(request: Request, dag_id: str, session: DbSession, user: Reader) -> Res
     """The DAG file's source, syntax-highlighted, with line numbers."""
     stored = load_dag(session, dag_id)
     path = stored.serialized.fileloc
-    text, cut = read_source(path)
-    html = None
-    if text is not None:
+    html, cut = None, False
+    try:
+        source = read_dag_source(dag_id, path, MAX_SHOWN_BYTES)
+    except ApiError:
+        pass  # The page says the file is gone, and still shows when it was parsed.
+    else:
         formatter = HtmlFormatter(cssclass="highlight", linenos="table")
         # Pygments escapes the source itself.
-        html = Markup(highlight(text, PythonLexer(), formatter))
+        html, cut = Markup(highlight(source.text, PythonLexer(), formatter)), source.cut
     modified = _modified(path)
     changed = modified is not None and modified > stored.serialized.updated_at
     context = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
@@ -27,6 +26,7 @@ from sluice.store.listings import (
 )
 from sluice.store.run_queries import get_dag
 from sluice.store.tables import Dag
+from sluice.web.links import dag_url, safe_next
 from sluice.web.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -49,18 +49,6 @@ class DagRow:
     def url(self) -> str:
         """The path prefix of the DAG's pages."""
         return dag_url(self.dag.dag_id)
-
-
-def dag_url(dag_id: str) -> str:
-    """``/dags/<dag_id>``, quoted."""
-    return f"/dags/{quote(dag_id, safe='')}"
-
-
-def local_path(target: str | None, default: str = "/") -> str:
-    """``target`` when it is a path on this site, else ``default`` (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
 
 
 def is_htmx(request: Request) -> bool:
@@ -90,9 +78,8 @@ def dag_list(
         paused=None if status == "all" else status == "paused",
         last_run_state=last_run or None,
     )
-    rows, total = fetch(
-        session, dag_query(wanted), PageRequest(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    )
+    paging = PageRequest.numbered(page, PAGE_SIZE)
+    rows, total = fetch(session, dag_query(wanted), paging)
     dags = [dag for (dag,) in rows]
     summaries = dag_summaries(session, [dag.dag_id for dag in dags])
     context: dict[str, Any] = {
@@ -102,8 +89,7 @@ def dag_list(
             for dag in dags
         ],
         "total": total,
-        "page": page,
-        "pages": max(1, -(-total // PAGE_SIZE)),
+        "paging": paging,
         "filters": {"q": q, "tag": tag, "owner": owner, "status": status, "last_run": last_run},
         "choices": filter_choices(session),
         "statuses": STATUSES,
@@ -141,7 +127,7 @@ def pause(
     if is_htmx(request):
         return _toggle(request, get_dag(session, dag_id))
     flash(request, f"DAG '{dag_id}' paused.", "success")
-    return redirect(local_path(next))
+    return redirect(safe_next(next))
 
 
 @router.post("/dags/{dag_id}/unpause")
@@ -162,14 +148,14 @@ def unpause_dag(
             session, user.actor(request), dag_id, threshold=threshold, confirmed=confirm == "1"
         )
     except CatchupNeedsConfirmation as exc:
-        return _toggle(request, get_dag(session, dag_id), catchup=exc, next_url=local_path(next))
+        return _toggle(request, get_dag(session, dag_id), catchup=exc, next_url=safe_next(next))
     if is_htmx(request):
         return _toggle(request, get_dag(session, dag_id))
     message = f"DAG '{dag_id}' unpaused."
     if preview is not None and preview.summary:
         message += f" Catchup starts: {preview.summary}."
     flash(request, message, "success")
-    return redirect(local_path(next))
+    return redirect(safe_next(next))
 
 
 @router.post("/dags/{dag_id}/delete")
@@ -185,7 +171,7 @@ def delete(
         fileloc, counts = delete_dag(session, user.actor(request), dag_id)
     except StoreError as exc:
         flash(request, str(exc), "error")
-        return redirect(local_path(next))
+        return redirect(safe_next(next))
     runs, instances = counts.get("dag_run", 0), counts.get("task_instance", 0)
     message = f"DAG '{dag_id}' deleted, with {runs} runs and {instances} task instances."
     if fileloc and Path(fileloc).exists():
@@ -194,6 +180,6 @@ def delete(
             " next parse."
         )
     flash(request, message, "success")
-    target = local_path(next)
+    target = safe_next(next)
     # The DAG's own pages are gone: go home instead.
     return redirect("/" if target.startswith(dag_url(dag_id)) else target)

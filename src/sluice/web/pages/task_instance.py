@@ -8,9 +8,8 @@ form carries the ids it showed, so that no more than those is changed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -38,6 +37,8 @@ from sluice.store.ti_listings import (
     page_of_instances,
     task_map_indexes,
 )
+from sluice.web.dates import parse_day
+from sluice.web.links import instance_url
 from sluice.web.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -50,15 +51,6 @@ LOG_POLL = "every 1500ms"
 STOP_POLLING = 286
 """htmx stops polling an element when its request is answered with this status."""
 MARKS = {"success": TaskInstanceState.SUCCESS, "failed": TaskInstanceState.FAILED}
-
-
-def ti_href(dag_id: str, run_id: str, task_id: str, suffix: str = "", **query: Any) -> str:
-    """The URL of a task instance's page (or of ``suffix`` under it), ids quoted."""
-    path = "/dags/{}/runs/{}/tasks/{}{}".format(
-        *(quote(part, safe="") for part in (dag_id, run_id, task_id)), suffix
-    )
-    shown = {key: value for key, value in query.items() if value is not None}
-    return f"{path}?{urlencode(shown)}" if shown else path
 
 
 def _map_query(ti: TaskInstance) -> int | None:
@@ -84,7 +76,9 @@ def task_instance_page(
     run = get_run(session, dag_id, run_id)
     indexes = task_map_indexes(session, dag_id, run_id, task_id)
     if map_index is None and len(indexes) > 1:
-        links = [(i, state, ti_href(dag_id, run_id, task_id, map_index=i)) for i, state in indexes]
+        links = [
+            (i, state, instance_url(dag_id, run_id, task_id, map_index=i)) for i, state in indexes
+        ]
         return render(request, "ti_mapped.html", {"nav": "dags", "dag_id": dag_id, "run": run,
                                                   "task_id": task_id, "links": links})  # fmt: skip
     ti = find_instance(session, dag_id, run_id, task_id, map_index)
@@ -101,13 +95,13 @@ def task_instance_page(
         if try_number is not None or exc.status != 404:
             raise
     xcoms = [(row.key, decoded(row.value)) for row in instance_xcoms(session, run, ti, MAX_XCOMS)]
-    href = ti_href(dag_id, run_id, task_id, map_index=_map_query(ti))
+    href = instance_url(dag_id, run_id, task_id, map_index=_map_query(ti))
     return render(request, "ti_page.html", {
         "nav": "dags", "dag_id": dag_id, "run": run, "ti": ti, "tries": tries,
         "shown_try": shown_try, "log": log, "xcoms": xcoms, "max_xcoms": MAX_XCOMS,
         "rendered": rendered_fields(ti), "task": _task_definition(session, dag_id, task_id),
         "siblings": indexes if ti.map_index >= 0 else [], "href": href,
-        "ti_href": ti_href, "map_query": _map_query(ti),
+        "map_query": _map_query(ti),
     })  # fmt: skip
 
 
@@ -124,7 +118,7 @@ def _poll(
 ) -> dict[str, str]:
     """The htmx attributes of the element that fetches the log's next piece: at once when
     the last read stopped at the piece size (more is waiting), else every 1.5 s."""
-    url = ti_href(dag_id, run_id, ti.task_id, "/log", try_number=try_number,
+    url = instance_url(dag_id, run_id, ti.task_id, "/log", try_number=try_number,
                   map_index=_map_query(ti), offset=offset)  # fmt: skip
     more_waiting = offset - start >= MAX_CHUNK - 4
     return {"url": url, "trigger": "load" if more_waiting else LOG_POLL}
@@ -215,12 +209,12 @@ def clear_instance(
         raise ApiError(400, str(exc)) from None
     if ti.map_index >= 0:
         plan = narrow(plan, [task_id], [ti.map_index])
-    back = ti_href(dag_id, run_id, task_id, map_index=_map_query(ti))
+    back = instance_url(dag_id, run_id, task_id, map_index=_map_query(ti))
     if not _checked(confirmed):
         hidden = [(name, "1") for name, on in options.items() if on]
         if ti.map_index >= 0:
             hidden.append(("map_index", str(ti.map_index)))
-        action = ti_href(dag_id, run_id, task_id, "/clear")
+        action = instance_url(dag_id, run_id, task_id, "/clear")
         return _confirm_clear(request, plan.chosen, plan.running, hidden, action, back)
     return _apply(request, session, user, _only(plan, ids or []), back)
 
@@ -237,7 +231,7 @@ def _confirm_clear(
     hidden = [*hidden, ("confirmed", "1"), *(("ids", str(ti.id)) for ti, _ in chosen)]
     return render(request, "ti_clear_confirm.html", {
         "nav": "browse", "chosen": chosen, "running": running, "hidden": hidden,
-        "action": action, "back": back, "ti_href": ti_href,
+        "action": action, "back": back,
     })  # fmt: skip
 
 
@@ -275,9 +269,9 @@ def mark_task_instance(
         raise ApiError(400, f"a task instance can be marked success or failed, not {state!r}")
     get_run(session, dag_id, run_id)
     ti = find_instance(session, dag_id, run_id, task_id, map_index)
-    back = ti_href(dag_id, run_id, task_id, map_index=_map_query(ti))
+    back = instance_url(dag_id, run_id, task_id, map_index=_map_query(ti))
     if not _checked(confirmed):
-        action = ti_href(dag_id, run_id, task_id, "/mark")
+        action = instance_url(dag_id, run_id, task_id, "/mark")
         return render(request, "ti_mark_confirm.html", {"nav": "dags", "ti": ti, "state": state,
                       "action": action, "back": back})  # fmt: skip
     try:
@@ -294,13 +288,10 @@ def mark_task_instance(
 
 def _day(value: str | None, field: str, *, end: bool = False) -> datetime | None:
     """A ``YYYY-MM-DD`` filter as a UTC datetime (the day's end for ``end``)."""
-    if not value:
-        return None
     try:
-        day = datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time(), UTC)
-    except ValueError:
-        raise ApiError(400, f"{field}: {value!r} is not a date like 2024-01-31") from None
-    return day + timedelta(days=1, microseconds=-1) if end else day
+        return parse_day(value, end=end)
+    except ValueError as exc:
+        raise ApiError(400, f"{field}: {exc}") from None
 
 
 @router.get("/task-instances")
@@ -331,15 +322,10 @@ def browse_task_instances(
         rows, total = page_of_instances(session, filters, PAGE_SIZE, offset)
     except ApiError as exc:
         error = exc.detail
-    pairs = [(k, v) for k, v in query.items() if v] + [("state", s) for s in state or () if s]
-
-    def page_url(at: int) -> str:
-        return "/task-instances?" + urlencode([*pairs, ("offset", at)])
-
     return render(request, "ti_browse.html", {
         "nav": "browse", "rows": rows, "total": total, "offset": offset, "size": PAGE_SIZE,
         "query": query, "states": set(state or ()), "state_names": STATE_NAMES,
-        "error": error, "page_url": page_url, "ti_href": ti_href,
+        "error": error,
     }, status=400 if error else 200)  # fmt: skip
 
 

@@ -25,7 +25,7 @@ from sluice.core.errors import ParamValidationError
 from sluice.parsing.serialized import SerializedDag
 from sluice.sdk.params import NOTSET, Param
 from sluice.store.run_queries import get_dag
-from sluice.web.pages.dags import dag_url
+from sluice.web.links import dag_url
 from sluice.web.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -301,4 +301,4 @@ def trigger(
     flash(request, f"Triggered DAG '{dag_id}': run '{run.run_id}' is queued.", "success")
     if dag_row.is_paused:
         flash(request, f"DAG '{dag_id}' is paused: the run waits until you unpause it.", "warning")
-    return redirect(f"{dag_url(dag_id)}/grid")
+    return redirect(dag_url(dag_id, "grid"))
