@@ -2,9 +2,9 @@
 
 Ready means, read from the store: the DAG processor has recorded every example DAG
 file (``dag_file`` rows; the first scan is written in one transaction), and the
-scheduler's job row is there with its first heartbeat (state ``running``). The clock
-runs from just before the process is started to the first poll that sees both (polls
-every 50 ms).
+scheduler's job row is there with its first heartbeat (state ``running``); and the web
+UI answers its login page. The clock runs from just before the process is started to
+the first poll that sees all three (polls every 50 ms).
 
 After ``idle`` more seconds with nothing to run, the process tree is counted and its
 memory summed as PSS (``/proc/<pid>/smaps_rollup``: shared pages divided among the
@@ -15,7 +15,9 @@ within ``STOP_GRACE`` seconds.
 
 from __future__ import annotations
 
+import socket
 import time
+import urllib.request
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
@@ -53,6 +55,8 @@ def s(backend: str, postgres_url: str | None, idle: float, timeout: float) -> li
     expected = example_files()
     with workspace(backend, postgres_url) as (home, database):
         env = sluice_env(home, database, load_examples=True)
+        port = free_port()
+        env["SLUICE__WEBSERVER__PORT"] = str(port)
         log_path = home / "standalone.log"
         reader = database.reader()
         started = time.monotonic()
@@ -64,7 +68,7 @@ def s(backend: str, postgres_url: str | None, idle: float, timeout: float) -> li
                 return exited(process, "sluice standalone", log_path)
 
             poll(
-                lambda: _ready(reader, database, home, expected),
+                lambda: _ready(reader, database, home, expected) and _ui_answers(port),
                 deadline=started + timeout,
                 what="sluice standalone to be ready",
                 alive=died,
@@ -105,6 +109,21 @@ def _ready(reader: Engine, database: Database, home: Path, expected: int) -> boo
     except DBAPIError:
         return None  # not migrated yet
     return True if parsed >= expected and scheduler is not None else None
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ui_answers(port: int) -> bool | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=1) as response:
+            return True if response.status == 200 else None
+    except OSError:
+        return None
 
 
 def _megabytes(count: int) -> str:

@@ -10,6 +10,7 @@ import pytest
 from tests.web.conftest import PASSWORD, Web
 
 from sluice.api.context import SECRET_KEY_FILE, secret_key
+from sluice.store.users import get_user
 
 
 def test_health_and_version_need_no_login(web: Web) -> None:
@@ -140,3 +141,16 @@ def test_security_headers(web: Web) -> None:
     assert response.headers["x-frame-options"] == "DENY"
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert base64  # imported for the basic-auth cases above
+
+
+def test_basic_auth_on_a_read_writes_nothing(web: Web) -> None:
+    # A GET runs in a transaction that only reads; noting a login there would write (and on
+    # SQLite could fail with "database is locked" while the scheduler writes).
+    assert web.api("Viewer").get("/api/v1/importErrors").status_code == 200
+    with web.store.transaction() as session:
+        user = get_user(session, "viewer")
+        assert user is not None and user.last_login is None
+    web.client("Viewer")  # the login form does note it
+    with web.store.transaction() as session:
+        user = get_user(session, "viewer")
+        assert user is not None and user.last_login is not None

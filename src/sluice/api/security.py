@@ -95,8 +95,11 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def check_login(request: Request, session: Session, username: str, password: str) -> User:
-    """The user, if the password is right and no limit applies; ApiError otherwise."""
+def check_login(
+    request: Request, session: Session, username: str, password: str, *, record: bool = True
+) -> User:
+    """The user, if the password is right and no limit applies; ApiError otherwise.
+    ``record`` notes the login in the user's row (a write)."""
     ctx = context(request)
     keys = (f"user:{username.lower()}", f"addr:{client_address(request)}")
     wait = ctx.limiter.retry_after(*keys)
@@ -106,7 +109,7 @@ def check_login(request: Request, session: Session, username: str, password: str
             f"too many failed logins; try again in {int(wait) + 1} seconds",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    user = authenticate(session, username, password)
+    user = authenticate(session, username, password, record=record)
     if user is None:
         ctx.limiter.failed(*keys)
         raise ApiError(401, "wrong username or password", headers={"WWW-Authenticate": "Basic"})
@@ -132,7 +135,9 @@ def _from_header(request: Request, session: Session, header: str) -> CurrentUser
         cached = get_user_by_id(session, user_id) if user_id is not None else None
         if cached is not None and cached.active and cached.username == username:
             return _current(cached, "basic")
-        user = check_login(request, session, username, password)
+        # A script's request (often a GET, in a transaction that only reads) is not a login
+        # to note: on SQLite, writing there could fail with "database is locked".
+        user = check_login(request, session, username, password, record=False)
         _basic_cache.put(key, user.id)
         return _current(user, "basic")
     raise NotAuthenticated(f"unknown Authorization scheme {scheme!r}; use Basic or Bearer")

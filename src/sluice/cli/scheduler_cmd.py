@@ -144,6 +144,10 @@ def standalone(port: int | None) -> None:
     """
     settings = cli_settings(overrides={("webserver", "port"): port})
     store = open_store(settings, check=False)
+    # Forked first, so that its imports (FastAPI and the pages: most of a second) overlap
+    # with migrating and parsing; it serves no request before the admin user exists.
+    web = start_webserver(settings, store)
+    processor = None
     try:
         result = schema.migrate(
             store, default_pool_slots=settings.get_int("scheduler", "default_pool_slots")
@@ -153,7 +157,6 @@ def standalone(port: int | None) -> None:
         password = ensure_admin(settings, store)
         # Forked before the executor starts: no thread of ours exists yet.
         processor = _start_processor(settings, store)
-        web = start_webserver(settings, store)
         options = ProcessorOptions.from_settings(settings)
         folders = ", ".join(str(f) for f in options.folders) or "no folder"
         migrated = "migrated" if result.changed else "up to date"
@@ -168,15 +171,14 @@ def standalone(port: int | None) -> None:
             f" {password or '(as set; not in ' + ADMIN_PASSWORD_FILE + ')'}\n"
             "Ctrl-C stops everything."
         )
-        try:
-            job = SchedulerJob(settings, store, build_executor("local", settings, store))
-            with stop_on_signals(stop, message=STOPPING):
-                job.run(stop)
-        finally:
-            stop_webserver(web)
-            _stop_processor(processor)
+        job = SchedulerJob(settings, store, build_executor("local", settings, store))
+        with stop_on_signals(stop, message=STOPPING):
+            job.run(stop)
         click.echo("Sluice standalone stopped.")
     finally:
+        stop_webserver(web)
+        if processor is not None:
+            _stop_processor(processor)
         store.dispose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import secrets
@@ -96,6 +97,9 @@ def _read(path: Path) -> str | None:
 
 def start_webserver(settings: Settings, store: Store) -> multiprocessing.process.BaseProcess:
     """The web server in a child process (forked before any thread of the parent starts)."""
+    # What both processes imported stays shared: the child's collector must not touch
+    # (and so copy) every inherited object.
+    gc.freeze()
     context = multiprocessing.get_context("fork")
     host, port = settings.get_str("webserver", "host"), settings.get_int("webserver", "port")
     process = context.Process(

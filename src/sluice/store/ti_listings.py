@@ -100,7 +100,7 @@ def _page_ids(session: Session, filters: InstanceFilter, limit: int, offset: int
 def count_instances(session: Session, filters: InstanceFilter) -> int:
     """How many instances match; dag_run is joined only when a condition needs it (the
     count then reads an index of task_instance alone)."""
-    query = select(func.count(TaskInstance.id))
+    query = select(func.count()).select_from(TaskInstance)
     if filters.needs_run:
         query = query.join(DagRun, _RUN_OF_TI)
     return int(session.scalar(query.where(*_conditions(filters))) or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -20,8 +21,13 @@ from sluice.store.tables import User
 MIN_PASSWORD = 8
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,256}$")
 _HASHER = PasswordHasher()
-# Verifying an unknown user's login costs as much as a known one's: no timing oracle.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user is unknown, so that a login costs the same
+    either way (no timing oracle); made on first need, not at import."""
+    return _HASHER.hash("not a password of anyone")
 
 
 class UserError(SluiceError):
@@ -169,15 +175,20 @@ def _active_admins(session: Session) -> int:
     return int(session.scalar(query) or 0)
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with this username and password, or None; records the login."""
+def authenticate(
+    session: Session, username: str, password: str, *, record: bool = True
+) -> User | None:
+    """The active user with this username and password, or None; ``record`` notes the
+    login (and upgrades an old hash), which writes: not for a request that only reads."""
     user = get_user(session, username)
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:
         return None
+    if not record:
+        return user
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = _HASHER.hash(password)
     user.last_login = datetime.now(UTC)

@@ -85,6 +85,7 @@ def task_instance_page(
     tries = instance_tries(session, ti)
     shown_try = try_number or max([ti.try_number, *(t.try_number for t in tries)]) or 1
     log: dict[str, Any] | None = None
+    log_error = ""
     try:
         found = find_try_log(session, ctx.log_folder, ti, shown_try)
         chunk = read_log(found.path, 0, over=found.over)
@@ -92,13 +93,16 @@ def task_instance_page(
         log = {"try_number": shown_try, "content": chunk.content, "finished": chunk.finished,
                "poll": poll}  # fmt: skip
     except ApiError as exc:
-        if try_number is not None or exc.status != 404:
-            raise
+        if exc.status == 403:
+            log_error = exc.detail  # the rest of the page is still worth seeing
+        elif try_number is not None:
+            raise  # a try that does not exist
     xcoms = [(row.key, decoded(row.value)) for row in instance_xcoms(session, run, ti, MAX_XCOMS)]
     href = instance_url(dag_id, run_id, task_id, map_index=_map_query(ti))
     return render(request, "ti_page.html", {
         "nav": "dags", "dag_id": dag_id, "run": run, "ti": ti, "tries": tries,
-        "shown_try": shown_try, "log": log, "xcoms": xcoms, "max_xcoms": MAX_XCOMS,
+        "shown_try": shown_try, "log": log, "log_error": log_error, "xcoms": xcoms,
+        "max_xcoms": MAX_XCOMS,
         "rendered": rendered_fields(ti), "task": _task_definition(session, dag_id, task_id),
         "siblings": indexes if ti.map_index >= 0 else [], "href": href,
         "map_query": _map_query(ti),
