@@ -134,7 +134,7 @@ def test_viewer_and_csrf_cannot_change_dags(web: Web) -> None:
     for url in ("/dags/etl/unpause", "/dags/etl/delete", "/dags/etl/trigger"):
         refused = viewer.submit(url)
         assert refused.status_code == 403, url
-        assert "needs the operate_dags permission" in refused.text
+        assert "a role is needed to trigger, clear, mark, pause or delete" in refused.text
     assert viewer.get("/dags/etl/trigger").status_code == 403
     op = web.client("Op")
     no_token = op.post("/dags/etl/unpause", data={}, follow_redirects=False)

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+MAX_OFFSET = 2**31 - 1
+"""Larger offsets cannot be a real list position (and overflow SQLite's integers)."""
 
 T = TypeVar("T")
 
@@ -34,7 +36,7 @@ def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most items to return.")] = (
         DEFAULT_LIMIT
     ),
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
 ) -> PageRequest:
     """The ``limit``/``offset`` query parameters (a FastAPI dependency)."""
     return PageRequest(limit=limit, offset=offset)

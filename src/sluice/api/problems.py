@@ -115,5 +115,10 @@ def install(app: FastAPI, html_error: HtmlErrorPage) -> None:
 
 
 def _field_error(error: Any) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # Its location is a character position, not a field.
+        position = error.get("loc", ("body", "?"))[-1]
+        reason = (error.get("ctx") or {}).get("error", "not JSON")
+        return {"field": "body", "message": f"not valid JSON at character {position}: {reason}"}
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
     return {"field": ".".join(location) or "body", "message": str(error.get("msg", "invalid"))}

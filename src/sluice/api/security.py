@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sluice.actions.common import Actor
 from sluice.api.context import context, db
 from sluice.api.problems import ApiError, NotAuthenticated, is_api
-from sluice.core.roles import Permission, allows
+from sluice.core.roles import PERMISSION_WORDS, Permission, allows
 from sluice.store.tables import User
 from sluice.store.users import authenticate, get_user_by_id, user_by_token
 
@@ -95,20 +95,27 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def check_login(
-    request: Request, session: Session, username: str, password: str, *, record: bool = True
-) -> User:
-    """The user, if the password is right and no limit applies; ApiError otherwise.
-    ``record`` notes the login in the user's row (a write)."""
-    ctx = context(request)
+def refuse_while_limited(request: Request, username: str) -> tuple[str, str]:
+    """429 while the username or the client's address has too many recent failed logins
+    (whatever the password now); else the limiter's keys for this attempt."""
     keys = (f"user:{username.lower()}", f"addr:{client_address(request)}")
-    wait = ctx.limiter.retry_after(*keys)
+    wait = context(request).limiter.retry_after(*keys)
     if wait > 0:
         raise ApiError(
             429,
             f"too many failed logins; try again in {int(wait) + 1} seconds",
             headers={"Retry-After": str(int(wait) + 1)},
         )
+    return keys
+
+
+def check_login(
+    request: Request, session: Session, username: str, password: str, *, record: bool = True
+) -> User:
+    """The user, if the password is right and no limit applies; ApiError otherwise.
+    ``record`` notes the login in the user's row (a write)."""
+    ctx = context(request)
+    keys = refuse_while_limited(request, username)
     user = authenticate(session, username, password, record=record)
     if user is None:
         ctx.limiter.failed(*keys)
@@ -131,6 +138,7 @@ def _from_header(request: Request, session: Session, header: str) -> CurrentUser
         except (binascii.Error, UnicodeDecodeError):
             raise NotAuthenticated("the Authorization header is not valid basic auth") from None
         key = _basic_cache.key(username, password)
+        refuse_while_limited(request, username)  # even a right (or cached) password
         user_id = _basic_cache.get(key)
         cached = get_user_by_id(session, user_id) if user_id is not None else None
         if cached is not None and cached.active and cached.username == username:
@@ -211,8 +219,8 @@ def require(permission: Permission) -> Callable[..., Awaitable[CurrentUser]]:
         if not user.can(permission):
             raise ApiError(
                 403,
-                f"user '{user.username}' (role {user.role}) may not do this: it needs the"
-                f" {permission.value} permission",
+                f"user '{user.username}' (role {user.role}) may not do this: a role is needed"
+                f" {PERMISSION_WORDS[permission]}",
             )
         request.state.user = user
         return user

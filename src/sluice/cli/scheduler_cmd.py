@@ -16,6 +16,7 @@ from sluice.cli.signals import stop_on_signals
 from sluice.cli.store_access import open_store
 from sluice.cli.web_cmd import (
     ADMIN_PASSWORD_FILE,
+    check_port_free,
     ensure_admin,
     start_webserver,
     stop_webserver,
@@ -143,6 +144,7 @@ def standalone(port: int | None) -> None:
     SLUICE_HOME/standalone_admin_password.txt. Ctrl-C stops everything.
     """
     settings = cli_settings(overrides={("webserver", "port"): port})
+    check_port_free(settings.get_str("webserver", "host"), settings.get_int("webserver", "port"))
     store = open_store(settings, check=False)
     # Forked first, so that its imports (FastAPI and the pages: most of a second) overlap
     # with migrating and parsing; it serves no request before the admin user exists.

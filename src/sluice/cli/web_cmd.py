@@ -7,15 +7,18 @@ import multiprocessing
 import os
 import secrets
 import signal
+import socket
 from pathlib import Path
 
 import click
 
 from sluice.cli.loading import cli_settings
+from sluice.cli.output import warn
 from sluice.cli.store_access import open_store
+from sluice.cli.stored_dags import CommandRefused
 from sluice.config import Settings
 from sluice.store.engine import Store
-from sluice.store.users import create_user, get_user
+from sluice.store.users import count_users, create_user, get_user
 
 ADMIN = "admin"
 ADMIN_PASSWORD_FILE = "standalone_admin_password.txt"
@@ -55,12 +58,31 @@ def webserver(host: str | None, port: int | None) -> None:
     host = settings.get_str("webserver", "host")
     port = settings.get_int("webserver", "port")
     try:
+        check_port_free(host, port)
+        with store.transaction() as session:
+            nobody = count_users(session) == 0
         click.echo(
             f"Web server on http://{_display(host)}:{port} (pid {os.getpid()}); Ctrl-C stops it."
         )
-        serve(settings, store, host, port)
+        if nobody:
+            warn("No user can log in yet: create one with `sluice users create -u NAME -r Admin`.")
+        serve(settings, store, host, port, quiet=True)
     finally:
         store.dispose()
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, in one sentence, a port that something already listens on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandRefused(
+                f"the web server cannot listen on {host}:{port}: {exc.strerror} (another"
+                " Sluice?); choose another port with --port or [webserver] port"
+            ) from None
 
 
 def _display(host: str) -> str:

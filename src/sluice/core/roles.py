@@ -40,6 +40,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+PERMISSION_WORDS = {
+    Permission.READ: "to see DAGs and runs",
+    Permission.OPERATE_DAGS: (
+        "to trigger, clear, mark, pause or delete DAGs and runs (roles User, Op, Admin)"
+    ),
+    Permission.EDIT_GLOBAL: (
+        "for Variables, Connections, Pools and the configuration (roles Op, Admin)"
+    ),
+    Permission.MANAGE_USERS: "to manage users (role Admin)",
+}
+"""What each permission lets a user do, for refusals."""
+
+
 def parse_role(text: str) -> Role:
     """The role named ``text`` (any case); ValueError names the roles there are."""
     for role in Role:

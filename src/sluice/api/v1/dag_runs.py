@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from sluice.actions.clearing import apply_clear, plan_clear
 from sluice.actions.common import ActionRefused
 from sluice.actions.runs import check_run_id, trigger_run
+from sluice.api.bodies import Body
 from sluice.api.deps import DbSession, Operator, Paging, Reader
 from sluice.api.pagination import Page, fetch
 from sluice.api.problems import ApiError
@@ -89,10 +90,9 @@ class DagRunModel(BaseModel):
         )
 
 
-class TriggerBody(BaseModel):
+class TriggerBody(Body):
     """A manual run to create."""
 
-    model_config = ConfigDict(extra="forbid")
     conf: dict[str, Any] | None = Field(
         default=None, description="The run's conf; checked against the DAG's params."
     )
@@ -103,10 +103,9 @@ class TriggerBody(BaseModel):
     note: str | None = Field(default=None, description="Kept in the audit log with the trigger.")
 
 
-class ClearRunBody(BaseModel):
+class ClearRunBody(Body):
     """Which task instances of the run to clear."""
 
-    model_config = ConfigDict(extra="forbid")
     dry_run: bool = Field(default=True, description="Only list what would be cleared.")
     only_failed: bool = Field(default=False, description="Only failed and upstream_failed ones.")
 

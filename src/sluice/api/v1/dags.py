@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sluice.actions.common import load_stored_dag
 from sluice.actions.dags import CatchupNeedsConfirmation, delete_dag, set_paused, unpause
+from sluice.api.bodies import Body
 from sluice.api.dag_files import MAX_SOURCE_BYTES, read_dag_source
 from sluice.api.deps import Ctx, DbSession, Operator, Paging, Reader
 from sluice.api.pagination import Page, fetch
@@ -66,7 +67,7 @@ class DagModel(BaseModel):
             fileloc=dag.fileloc,
             owners=split_owners(dag.owners or ""),
             tags=[DagTag(name=tag) for tag in split_tags(dag.tags)],
-            schedule=dag.schedule,
+            schedule=None if dag.schedule in (None, "None") else dag.schedule,
             timetable_description=dag.timetable_description,
             max_active_runs=dag.max_active_runs,
             max_active_tasks=dag.max_active_tasks,
@@ -128,7 +129,7 @@ class DagDetailModel(DagModel):
         )
 
 
-class DagPatch(BaseModel):
+class DagPatch(Body):
     """What PATCH /dags/{dag_id} may change."""
 
     model_config = ConfigDict(extra="forbid")

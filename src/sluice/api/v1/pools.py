@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from sluice.api.bodies import Body
 from sluice.api.deps import DbSession, Editor, Paging, Reader
 from sluice.api.pagination import Page
 from sluice.api.problems import ApiError
@@ -31,7 +32,7 @@ class PoolOut(BaseModel):
     open_slots: int = Field(description="Free slots (negative when the pool was shrunk).")
 
 
-class PoolIn(BaseModel):
+class PoolIn(Body):
     """A new pool."""
 
     name: str
@@ -39,7 +40,7 @@ class PoolIn(BaseModel):
     description: str | None = None
 
 
-class PoolPatch(BaseModel):
+class PoolPatch(Body):
     """The fields of a pool to change; the name, if given, must be the path's."""
 
     name: str | None = None

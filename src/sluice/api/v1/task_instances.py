@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sluice.actions.clearing import ClearPlan, apply_clear, mark_instance, plan_clear
 from sluice.actions.common import ActionRefused
+from sluice.api.bodies import Body
 from sluice.api.deps import DbSession, Operator, Paging, Reader
 from sluice.api.pagination import Page
 from sluice.api.problems import ApiError
@@ -85,7 +86,7 @@ class TaskTryOut(BaseModel):
     error: str | None
 
 
-class ClearBody(BaseModel):
+class ClearBody(Body):
     """What to clear. Without ``dag_run_id``, start_date and end_date, every run."""
 
     task_ids: list[str] | None = Field(
@@ -115,7 +116,7 @@ class ClearOut(BaseModel):
     requeued_runs: list[str] = Field(description="Finished runs that went back to queued.")
 
 
-class NewState(BaseModel):
+class NewState(Body):
     """The state to mark a task instance with."""
 
     new_state: Literal["success", "failed", "skipped"]

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from sluice.api.bodies import Body
 from sluice.api.deps import DbSession, Paging, UserAdmin
 from sluice.api.pagination import Page, fetch
 from sluice.api.problems import ApiError
@@ -41,7 +42,7 @@ class UserOut(BaseModel):
     has_api_token: bool
 
 
-class UserIn(BaseModel):
+class UserIn(Body):
     """A new user."""
 
     model_config = ConfigDict(extra="forbid")
@@ -52,7 +53,7 @@ class UserIn(BaseModel):
     email: str | None = None
 
 
-class UserPatch(BaseModel):
+class UserPatch(Body):
     """The fields of a user to change."""
 
     model_config = ConfigDict(extra="forbid")

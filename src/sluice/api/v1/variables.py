@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi import Body as BodyParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from sluice.api.bodies import Body
 from sluice.api.deps import DbSession, Editor, Paging
 from sluice.api.pagination import Page
 from sluice.api.problems import ApiError
@@ -39,7 +41,10 @@ class VariableOut(BaseModel):
     description: str | None = None
 
 
-class VariableIn(BaseModel):
+IMPORT_SHAPE = '{"key": value or {"value": ..., "description": ...}}'
+
+
+class VariableIn(Body):
     """A new variable."""
 
     key: str
@@ -47,7 +52,7 @@ class VariableIn(BaseModel):
     description: str | None = None
 
 
-class VariablePatch(BaseModel):
+class VariablePatch(Body):
     """The fields of a variable to change; the key, if given, must be the path's."""
 
     key: str | None = None
@@ -99,7 +104,9 @@ def import_json(
     request: Request,
     session: DbSession,
     user: Editor,
-    data: Annotated[Any, Body(description='{"key": value or {"value": ..., "description": ...}}')],
+    data: Annotated[
+        Any, BodyParam(description='{"key": value or {"value": ..., "description": ...}}')
+    ],
     on_existing: Annotated[
         OnExisting, Query(description="What to do with keys that exist already.")
     ] = OnExisting.OVERWRITE,

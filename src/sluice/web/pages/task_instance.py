@@ -366,3 +366,16 @@ def bulk_clear(
     runs = f"; runs requeued: {', '.join(requeued)}" if requeued else ""
     flash(request, f"Cleared {cleared} task instance(s){runs}.", "success")
     return redirect("/task-instances")
+
+
+@router.get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/clear", include_in_schema=False)
+@router.get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/mark", include_in_schema=False)
+def back_to_instance(dag_id: str, run_id: str, task_id: str, user: Reader) -> Response:
+    """A reload or Back on a confirmation page (reached by POST): the task instance."""
+    return redirect(instance_url(dag_id, run_id, task_id))
+
+
+@router.get("/task-instances/clear", include_in_schema=False)
+def back_to_browse(user: Reader) -> Response:
+    """A reload or Back on the bulk clear confirmation: the task instance list."""
+    return redirect("/task-instances")
