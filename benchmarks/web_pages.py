@@ -39,6 +39,7 @@ from benchmarks import report
 from benchmarks.harness import POSTGRES, POSTGRES_ENV, SQLITE, Database, percentile, workspace
 from benchmarks.web_seed import ADMIN, ADMIN_PASSWORD, Seeded, seed
 from sluice.config import Settings, load_settings
+from sluice.store.cipher import Cipher, generate_key
 from sluice.store.engine import Store
 from sluice.web.app import create_app
 
@@ -234,7 +235,7 @@ def measure(
 ) -> SizeResult:
     """Seed a fresh store with ``runs`` runs of ``big`` and time every page on it."""
     with workspace(backend, postgres_url) as (home, database):
-        store = Store(database.url)
+        store = Store(database.url, cipher=Cipher(generate_key()))
         try:
             seeded = seed(store, home, runs)
             if progress:

@@ -34,9 +34,12 @@ from sqlalchemy import Connection, insert, select
 
 from benchmarks.dags_test import load_dag
 from sluice import DAG
+from sluice.config import load_settings
+from sluice.config.fernet import fernet_keys
 from sluice.parsing.serialize import dag_hash, dag_to_json, deserialize_dag
 from sluice.parsing.serialized import SerializedDag
 from sluice.store import schema
+from sluice.store.cipher import Cipher
 from sluice.store.dags import path_hash
 from sluice.store.engine import Store
 from sluice.store.tables import (
@@ -218,7 +221,7 @@ def seed(store: Store, home: Path, runs: int, *, today: datetime | None = None) 
     with store.engine.begin() as connection:
         serialized = _insert_dags(connection, dags, today)
         _insert_import_errors(connection, folder, today)
-        _insert_admin_rows(connection)
+        _insert_admin_rows(connection, store.cipher)
     plan = _big_plan(dags[BIG], serialized[BIG])
     history = _History(plan, runs, today, logs, random.Random(42))
     for first in range(0, runs, RUNS_PER_CHUNK):
@@ -335,12 +338,19 @@ def _insert_import_errors(connection: Connection, folder: Path, today: datetime)
     connection.execute(insert(DagFile), files)
 
 
-def _insert_admin_rows(connection: Connection) -> None:
+def _insert_admin_rows(connection: Connection, cipher: Cipher | None) -> None:
+    # Values encrypted at rest as the store writes them (plain text without a key).
+    values = [json.dumps({"n": i}) for i in range(50)]
     connection.execute(
         insert(Variable),
         [
-            {"key": f"var_{i:02d}", "val": json.dumps({"n": i}), "description": None}
-            for i in range(50)
+            {
+                "key": f"var_{i:02d}",
+                "val": cipher.encrypt(value) if cipher else value,
+                "is_encrypted": cipher is not None,
+                "description": None,
+            }
+            for i, value in enumerate(values)
         ],
     )
     connection.execute(
@@ -691,7 +701,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.home.mkdir(parents=True, exist_ok=True)
     url = args.database or f"sqlite:///{args.home / 'sluice.db'}"
-    store = Store(url)
+    # The key `sluice webserver` on this home will read the variables with.
+    cipher = Cipher(fernet_keys(load_settings(home=args.home, env={})))
+    store = Store(url, cipher=cipher)
     try:
         seeded = seed(store, args.home, args.runs)
     finally:

@@ -18,12 +18,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, make_url, text
 
+from sluice.store.cipher import Cipher, generate_key
 from sluice.store.engine import Store, make_engine
 from sluice.store.schema import drop_schema, ensure_default_pool, migrate
 from sluice.store.tables import Base
 
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 _ENV = {"postgresql": "SLUICE_TEST_POSTGRES_URL", "mysql": "SLUICE_TEST_MYSQL_URL"}
+TEST_FERNET_KEY = generate_key()
+"""The Fernet key of the test stores (commands on them get it as [core] fernet_key)."""
 
 
 def backend_url(backend: str, tmp_dir: Path) -> str:
@@ -67,8 +70,9 @@ def database_url(
 
 @pytest.fixture(scope="session")
 def store_session(database_url: str) -> Iterator[Store]:
-    """One migrated database per backend for the whole test session."""
-    store = Store(database_url)
+    """One migrated database per backend for the whole test session; its sessions encrypt
+    secrets with a key of their own."""
+    store = Store(database_url, cipher=Cipher(TEST_FERNET_KEY))
     migrate(store)
     yield store
     drop_schema(store)

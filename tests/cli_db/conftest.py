@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from tests.store_backends import TEST_FERNET_KEY
 
 from sluice.cli.main import cli
 from sluice.store.engine import Store
@@ -22,6 +23,7 @@ def db_env(store: Store, tmp_path: Path) -> dict[str, str]:
         "SLUICE_HOME": str(tmp_path / "home"),
         "SLUICE__DATABASE__SQL_ALCHEMY_CONN": store.url,
         "SLUICE__CORE__LOAD_EXAMPLES": "false",
+        "SLUICE__CORE__FERNET_KEY": TEST_FERNET_KEY,
         "COLUMNS": "300",
     }
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from tests.web.conftest import Web
 
+from sluice.store.connections import get_connection_secrets
 from sluice.store.tables import AuditLog, Connection, User, Variable
 
 SECRET = "s3cr3t-pa55word-xyz"
@@ -164,8 +165,11 @@ def test_connection_crud_never_returns_the_password(web: Web) -> None:
         assert SECRET not in response.text and "tok-123" not in response.text
     with web.store.transaction() as session:
         row = session.scalars(select(Connection)).one()
-        assert row.password == SECRET and row.host == "db2.example"
-        assert json.loads(row.extra or "")["api_token"] == "tok-123"
+        assert row.password != SECRET and row.is_encrypted  # encrypted at rest
+        secrets = get_connection_secrets(session, "warehouse")
+        assert secrets is not None
+        assert secrets.password == SECRET and secrets.host == "db2.example"
+        assert json.loads(secrets.extra or "")["api_token"] == "tok-123"
     assert all(SECRET not in (extra or "") for _, extra in audit_events(web))
 
 
@@ -175,8 +179,9 @@ def test_connection_patch_password_rules(web: Web) -> None:
 
     def stored() -> tuple[str | None, str | None]:
         with web.store.transaction() as session:
-            row = session.scalars(select(Connection)).one()
-            return row.password, row.extra
+            secrets = get_connection_secrets(session, "warehouse")
+            assert secrets is not None
+            return secrets.password, secrets.extra
 
     api.patch("/api/v1/connections/warehouse", json={"password": "", "login": "x"})
     assert stored()[0] == SECRET

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 from tests.web.conftest import Web, web_settings
 
-from sluice.store.connections import create_connection
-from sluice.store.tables import Connection, Pool, User, Variable
-from sluice.store.variables import set_variable
+from sluice.store.connections import ConnectionSecrets, create_connection, get_connection_secrets
+from sluice.store.tables import Pool, User
+from sluice.store.variables import list_variables, set_variable
 from sluice.web.app import create_app
 
 SECRET = "s3cr3t-pa55word-xyz"
@@ -16,7 +16,7 @@ SECRET = "s3cr3t-pa55word-xyz"
 
 def variables(web: Web) -> dict[str, str | None]:
     with web.store.transaction() as session:
-        return {v.key: v.val for v in session.scalars(select(Variable))}
+        return {v.key: v.value for v in list_variables(session, limit=1000)[0]}
 
 
 # --- variables ---------------------------------------------------------------------------
@@ -134,9 +134,9 @@ FORM = {"conn_id": "warehouse", "conn_type": "postgres", "host": "db.example", "
         "password": SECRET}  # fmt: skip
 
 
-def stored_connection(web: Web) -> Connection | None:
+def stored_connection(web: Web) -> ConnectionSecrets | None:
     with web.store.transaction() as session:
-        return session.scalars(select(Connection)).one_or_none()
+        return get_connection_secrets(session, "warehouse")
 
 
 def test_connection_password_never_reaches_the_browser(web: Web) -> None:

@@ -18,9 +18,11 @@ from sluice.cli.progress import (
     print_summary,
     run_document,
     stdout_to_stderr,
+    store_opener,
     task_logs,
 )
 from sluice.core.states import DagRunState
+from sluice.integrations.runtime import use_store
 
 
 @click.command("test")
@@ -66,7 +68,7 @@ def test_dag(
     )
     # With --output json, stdout carries the JSON document and nothing else.
     quiet_stdout = stdout_to_stderr() if as_json else contextlib.nullcontext()
-    with task_logs(settings, progress), quiet_stdout:
+    with task_logs(settings, progress), use_store(store_opener(settings)), quiet_stdout:
         result = run.execute()
     if as_json:
         print_json(run_document(result))

@@ -30,12 +30,15 @@ class _SluiceGroup(LazyGroup):
     context_settings={"help_option_names": ["-h", "--help"]},
     lazy={
         "backfills": "sluice.cli.backfill_cmd:backfills_group",
+        "connections": "sluice.cli.connections_cmd:connections_group",
         "dag-processor": "sluice.cli.processor_cmd:dag_processor",
         "db": "sluice.cli.db_cmd:db_group",
         "pools": "sluice.cli.db_cmd:pools_group",
+        "rotate-fernet-key": "sluice.cli.fernet_cmd:rotate_fernet_key",
         "scheduler": "sluice.cli.scheduler_cmd:scheduler",
         "standalone": "sluice.cli.scheduler_cmd:standalone",
         "users": "sluice.cli.users_cmd:users_group",
+        "variables": "sluice.cli.variables_cmd:variables_group",
         "webserver": "sluice.cli.web_cmd:webserver",
     },
 )

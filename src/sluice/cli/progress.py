@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -17,10 +17,14 @@ from rich.text import Text
 
 from sluice.cli.output import console
 from sluice.config import Settings
-from sluice.core.errors import ParamValidationError
+from sluice.core.errors import ParamValidationError, SluiceError
 from sluice.core.states import DagRunState, TaskInstanceState, TaskState
+from sluice.integrations.runtime import Opener
 from sluice.runner.local_run import InstanceRecord, LocalDagRun, RunResult
 from sluice.sdk.dag import DAG
+
+if TYPE_CHECKING:
+    from sluice.store.engine import Store
 
 LOGGERS = ("sluice.task", "sluice.run")
 
@@ -130,6 +134,30 @@ def _fileno(stream: IO[str]) -> int | None:
         return stream.fileno()
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
         return None
+
+
+def store_opener(settings: Settings) -> Opener:
+    """Opens the metadata database when a task first reads a variable or connection that
+    the environment does not define (``with use_store(store_opener(settings)):``).
+
+    A database that cannot be opened leaves the environment as the only source, with a
+    warning: ``dags test`` must work without a database.
+    """
+
+    def opener() -> Store | None:
+        # Imported here: most `dags test` runs read no variable, and SQLAlchemy costs
+        # every command a fifth of a second.
+        from sluice.cli.store_access import open_store
+
+        try:
+            return open_store(settings)
+        except SluiceError as exc:
+            logging.getLogger("sluice.run").warning(
+                "variables and connections come from the environment only: %s", exc
+            )
+            return None
+
+    return opener
 
 
 def make_run(

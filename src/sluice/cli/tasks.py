@@ -15,9 +15,17 @@ from sluice.cli.graph import group_id, operator_name, tree_lines
 from sluice.cli.lazy import LazyGroup
 from sluice.cli.loading import cli_settings, in_default_timezone, load_dag
 from sluice.cli.output import jsonable, output_option, print_json, print_rows
-from sluice.cli.progress import RunProgress, instance_label, make_run, state_text, task_logs
+from sluice.cli.progress import (
+    RunProgress,
+    instance_label,
+    make_run,
+    state_text,
+    store_opener,
+    task_logs,
+)
 from sluice.core.states import TaskInstanceState
 from sluice.core.xcom_codec import decode_xcom
+from sluice.integrations.runtime import use_store
 
 _OK_STATES = (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED)
 
@@ -98,7 +106,7 @@ def test_task(
         conf=conf,
         progress=progress,
     )
-    with task_logs(settings, progress):
+    with task_logs(settings, progress), use_store(store_opener(settings)):
         records = run.test_task(task_id)
     for (xcom_task, map_index, key), raw in sorted(run.xcom.values.items()):
         if xcom_task == task_id:
@@ -138,7 +146,8 @@ def render_task(
     dag.get_task(task_id)
     when = in_default_timezone(logical_date, settings)
     run = make_run(dag, settings=settings, logical_date=when, conf=conf)
-    with task_logs(settings, RunProgress(err=True, current=task_id)):
+    logs = task_logs(settings, RunProgress(err=True, current=task_id))
+    with logs, use_store(store_opener(settings)):
         rendered = run.render_task(task_id)
     if output == "json":
         print_json([{"map_index": index, "fields": fields} for index, fields in rendered])

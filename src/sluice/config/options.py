@@ -88,7 +88,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("core", "dags_are_paused_at_creation", Kind.BOOL, True,
            "New DAGs start paused until someone unpauses them."),
     Option("core", "fernet_key", Kind.STR, "",
-           "Fernet key that encrypts connection passwords and secret variables at rest.",
+           "Fernet keys (comma-separated; the first encrypts) that encrypt variable values and"
+           " connection passwords and extras at rest. Empty: a key generated on first use and"
+           " kept in {SLUICE_HOME}/fernet_key.",
            mask=_mask_all),
     Option("logging", "base_log_folder", Kind.PATH, "{SLUICE_HOME}/logs",
            "Folder where task logs are written, one file per task try."),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sluice.core.errors import StoreError, TaskNotFound
 from sluice.core.messages import TaskInstanceKey
 from sluice.core.states import DagRunState
-from sluice.runner.local_run import env_variable, no_connection
+from sluice.integrations.lookup import task_connection, task_variable
 from sluice.runner.task_instance import RuntimeTaskInstance, RunView
 from sluice.runner.task_params import resolve_task_params
 from sluice.runner.xcom import XComStore
@@ -195,8 +195,8 @@ def prepare_try(dag: DAG, facts: TryFacts, xcom: XComStore, *, config: Any) -> P
         ti=ti,
         dag_run=RunView(info, state=facts.run.state),
         params=resolve_task_params(dag.params, getattr(concrete, "params", None), info.conf),
-        variables=env_variable,
-        connections=no_connection,
+        variables=task_variable,
+        connections=task_connection,
         config=config,
     )
     return PreparedTry(concrete, ti, context, make_environment(dag))

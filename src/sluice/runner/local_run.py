@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any
 
 from sluice.core.errors import SluiceError, TaskNotFound
 from sluice.core.states import DagRunState, TaskInstanceState, TaskState
+from sluice.integrations.lookup import env_variable, task_connection, task_variable
 from sluice.runner.execute import TryOutcome, run_try
 from sluice.runner.records import InstanceRecord, RunResult
 from sluice.runner.task_instance import RuntimeTaskInstance, RunView
@@ -39,13 +39,8 @@ Lookup = Callable[[str], Any]
 Listener = Callable[[InstanceRecord], None]
 
 
-def env_variable(key: str) -> str | None:
-    """A Variable from the environment (``SLUICE_VAR_<KEY>``), the first place Airflow looks."""
-    return os.environ.get(f"SLUICE_VAR_{key.upper()}")
-
-
 def no_connection(conn_id: str) -> Any:
-    """Connections arrive with the integrations; until then none is defined."""
+    """A lookup that finds no connection (for runs that must not reach outside systems)."""
     return None
 
 
@@ -77,8 +72,10 @@ class LocalDagRun:
         run_type: str = "manual",
         run_id: str | None = None,
         wait_for_retries: bool = True,
-        variables: Lookup = env_variable,
-        connections: Lookup = no_connection,
+        # SLUICE_VAR_/SLUICE_CONN_ first, then the store that use_store() set around the
+        # run (none set: the environment only).
+        variables: Lookup = task_variable,
+        connections: Lookup = task_connection,
         config: Any = None,
         listener: Listener | None = None,
     ) -> None:

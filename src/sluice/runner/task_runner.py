@@ -30,6 +30,7 @@ from sluice.config import Settings
 from sluice.core.errors import SluiceError, TaskTerminated, TransitionError
 from sluice.core.messages import RunnerExit, TaskInstanceKey, TaskWorkload
 from sluice.core.states import TaskInstanceState
+from sluice.integrations.runtime import use_store
 from sluice.parsing.json_values import json_safe
 from sluice.runner.dag_cache import DagCache
 from sluice.runner.db_context import DAG_RUN, RunRow, TryFacts, prepare_try, stored_run
@@ -120,6 +121,7 @@ def run_task_workload(
             with (
                 _Terminator(result) as terminator,
                 Heartbeat(store, claim.ti_id, pid=claim.pid, interval=interval),
+                use_store(store),  # Variable.get and {{ var }}: no query until one is read
             ):
                 _execute(result, workload, claim, settings, store, dags)
                 terminator.armed = False

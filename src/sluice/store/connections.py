@@ -1,8 +1,9 @@
 """Connections: how tasks reach outside systems (host, login, password, extra), as Airflow's.
 
 This module is the only code that reads or writes ``connection.password`` and
-``connection.extra``: encryption at rest (Fernet, with the integrations issue) goes into
-``_stored`` and ``_readable`` and nowhere else. What it hands to pages and the API
+``connection.extra``: encryption at rest (Fernet, with the Cipher that ``session.info``
+carries) happens in ``_stored`` and ``_readable`` and nowhere else; rows stored as plain text
+(from before encryption) still read. What it hands to pages and the API
 (``ConnectionInfo``) never holds the password, and secret fields of ``extra`` are masked.
 """
 
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from sluice.core.errors import StoreError
 from sluice.core.secrets_names import MASK, is_sensitive_key
+from sluice.store.cipher import rekey, seal, unseal
+from sluice.store.engine import session_cipher
 from sluice.store.tables import ID, Connection
 
 CONN_ID_LENGTH = ID
@@ -128,17 +131,49 @@ def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _stored(text: str | None) -> tuple[str | None, bool]:
-    # (column text, is_encrypted): plain text until Fernet comes.
-    return text, False
+def _stored(session: Session, text: str | None, what: str) -> tuple[str | None, bool]:
+    # (column text, is_encrypted), encrypted with the session's Fernet key.
+    return seal(session_cipher(session), text, what)
 
 
-def _readable(text: str | None, encrypted: bool) -> str | None:
-    return text
+def _readable(session: Session, text: str | None, encrypted: bool, what: str) -> str | None:
+    return unseal(session_cipher(session), text, encrypted, what)
 
 
-def _info(row: Connection) -> ConnectionInfo:
-    extra = _readable(row.extra, row.is_extra_encrypted)
+def reencrypt_connections(session: Session) -> tuple[int, int]:
+    """Re-encrypt every connection password and extra with the first Fernet key (plain ones
+    too); how many (passwords, extras).
+
+    SecretKeyError if one cannot be decrypted: the caller's transaction then rolls back.
+    """
+    cipher = session_cipher(session)
+    passwords = extras = 0
+    query = select(Connection).order_by(Connection.conn_id).with_for_update()
+    for row in session.scalars(query):
+        if row.password is not None:
+            row.password, row.is_encrypted = rekey(
+                cipher, row.password, row.is_encrypted, _password_of(row.conn_id)
+            )
+            passwords += 1
+        if row.extra is not None:
+            row.extra, row.is_extra_encrypted = rekey(
+                cipher, row.extra, row.is_extra_encrypted, _extra_of(row.conn_id)
+            )
+            extras += 1
+    session.flush()
+    return passwords, extras
+
+
+def _password_of(conn_id: str) -> str:
+    return f"the password of connection '{conn_id}'"
+
+
+def _extra_of(conn_id: str) -> str:
+    return f"the extra of connection '{conn_id}'"
+
+
+def _info(session: Session, row: Connection) -> ConnectionInfo:
+    extra = _readable(session, row.extra, row.is_extra_encrypted, _extra_of(row.conn_id))
     return ConnectionInfo(
         conn_id=row.conn_id,
         conn_type=row.conn_type,
@@ -212,7 +247,7 @@ def list_connections(
     else:
         counted = select(func.count()).select_from(query.order_by(None).subquery())
         total = int(session.scalar(counted) or 0)
-    return [_info(row) for row in rows], total
+    return [_info(session, row) for row in rows], total
 
 
 def _row(session: Session, conn_id: str, *, lock: bool = False) -> Connection | None:
@@ -223,7 +258,7 @@ def _row(session: Session, conn_id: str, *, lock: bool = False) -> Connection | 
 def get_connection(session: Session, conn_id: str) -> ConnectionInfo | None:
     """The connection ``conn_id`` as it may be shown, or None."""
     row = _row(session, conn_id)
-    return None if row is None else _info(row)
+    return None if row is None else _info(session, row)
 
 
 def get_connection_secrets(session: Session, conn_id: str) -> ConnectionSecrets | None:
@@ -237,9 +272,9 @@ def get_connection_secrets(session: Session, conn_id: str) -> ConnectionSecrets 
         host=row.host,
         schema=row.schema,
         login=row.login,
-        password=_readable(row.password, row.is_encrypted),
+        password=_readable(session, row.password, row.is_encrypted, _password_of(conn_id)),
         port=row.port,
-        extra=_readable(row.extra, row.is_extra_encrypted),
+        extra=_readable(session, row.extra, row.is_extra_encrypted, _extra_of(conn_id)),
     )
 
 
@@ -254,11 +289,11 @@ def create_connection(
     if _row(session, conn_id) is not None:
         raise ConnectionInputError(f"connection '{conn_id}' already exists")
     row = Connection(conn_id=conn_id, **{k: v for k, v in cleaned.items() if k != "extra"})
-    row.extra, row.is_extra_encrypted = _stored(cleaned.get("extra"))
-    row.password, row.is_encrypted = _stored(password or None)
+    row.extra, row.is_extra_encrypted = _stored(session, cleaned.get("extra"), _extra_of(conn_id))
+    row.password, row.is_encrypted = _stored(session, password or None, _password_of(conn_id))
     session.add(row)
     session.flush()
-    return _info(row)
+    return _info(session, row)
 
 
 def update_connection(
@@ -278,22 +313,25 @@ def update_connection(
     row = _row(session, conn_id, lock=True)
     if row is None:
         return None
+    # Both secrets are read first: a wrong key must not overwrite what the right one reads.
+    _readable(session, row.password, row.is_encrypted, _password_of(conn_id))
+    old_extra = _readable(session, row.extra, row.is_extra_encrypted, _extra_of(conn_id))
     if cleaned.get("extra") is not None:
         new = json.loads(cleaned["extra"])
-        merged = _unmask(new, _load_object(_readable(row.extra, row.is_extra_encrypted)))
+        merged = _unmask(new, _load_object(old_extra))
         if merged != new:
             cleaned["extra"] = json.dumps(merged)
     for name, value in cleaned.items():
         if name == "extra":
-            row.extra, row.is_extra_encrypted = _stored(value)
+            row.extra, row.is_extra_encrypted = _stored(session, value, _extra_of(conn_id))
         else:
             setattr(row, name, value)
     if clear_password:
-        row.password, row.is_encrypted = _stored(None)
+        row.password, row.is_encrypted = _stored(session, None, _password_of(conn_id))
     elif password:
-        row.password, row.is_encrypted = _stored(password)
+        row.password, row.is_encrypted = _stored(session, password, _password_of(conn_id))
     session.flush()
-    return _info(row)
+    return _info(session, row)
 
 
 def delete_connection(session: Session, conn_id: str) -> bool:

@@ -12,6 +12,10 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.core.errors import StoreError
+from sluice.store.cipher import Cipher
+
+CIPHER = "cipher"
+"""The key of ``session.info`` that holds the store's Cipher (None without a Fernet key)."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -62,9 +66,16 @@ def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
     cursor.close()
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded rows usable after commit (no lazy reload per attribute)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, cipher: Cipher | None = None) -> sessionmaker[Session]:
+    """Sessions that keep loaded rows usable after commit (no lazy reload per attribute),
+    each carrying ``cipher`` in ``session.info`` for the code that reads or writes secrets."""
+    return sessionmaker(engine, expire_on_commit=False, info={CIPHER: cipher})
+
+
+def session_cipher(session: Session) -> Cipher | None:
+    """The Cipher of the store that made ``session`` (None without a Fernet key)."""
+    cipher = session.info.get(CIPHER)
+    return cipher if isinstance(cipher, Cipher) else None
 
 
 @contextmanager
@@ -75,12 +86,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 class Store:
-    """The database of one process: an engine and its sessions."""
+    """The database of one process: an engine and its sessions; ``cipher`` encrypts the
+    secrets its sessions write (without one, writing a secret is refused)."""
 
-    def __init__(self, url: str, **engine_options: Any) -> None:
+    def __init__(self, url: str, *, cipher: Cipher | None = None, **engine_options: Any) -> None:
         self.url = url
+        self.cipher = cipher
         self.engine = make_engine(url, **engine_options)
-        self.sessions = session_factory(self.engine)
+        self.sessions = session_factory(self.engine, cipher)
 
     @property
     def backend(self) -> str:

@@ -1,8 +1,9 @@
 """Variables: named values that DAGs read at run time, as Airflow's.
 
 This module is the only code that reads or writes ``variable.val``: encryption at rest
-(Fernet, with the integrations issue) goes into ``_stored`` and ``_readable`` and nowhere
-else.
+(Fernet, with the Cipher that ``session.info`` carries) happens in ``_stored`` and
+``_readable`` and nowhere else. Rows stored as plain text (``is_encrypted`` False, from
+before encryption) still read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from sluice.core.errors import StoreError
+from sluice.store.cipher import rekey, seal, unseal
+from sluice.store.engine import session_cipher
 from sluice.store.tables import ID, Variable
 
 KEY_LENGTH = ID
@@ -65,17 +68,37 @@ def check_key(key: str) -> str:
     return key
 
 
-def _stored(value: str) -> tuple[str, bool]:
-    # (text for the val column, is_encrypted): plain text until Fernet comes.
-    return value, False
+def _stored(session: Session, key: str, value: str) -> tuple[str | None, bool]:
+    # (text for the val column, is_encrypted), encrypted with the session's Fernet key.
+    return seal(session_cipher(session), value, _what(key))
 
 
-def _readable(row: Variable) -> str:
-    return row.val or ""
+def _readable(session: Session, row: Variable) -> str:
+    return unseal(session_cipher(session), row.val, row.is_encrypted, _what(row.key)) or ""
 
 
-def _entry(row: Variable) -> VariableEntry:
-    return VariableEntry(key=row.key, value=_readable(row), description=row.description)
+def reencrypt_variables(session: Session) -> int:
+    """Re-encrypt every variable value with the first Fernet key (plain ones too); how many.
+
+    SecretKeyError if a value cannot be decrypted: the caller's transaction then rolls back.
+    """
+    count = 0
+    for row in session.scalars(select(Variable).order_by(Variable.key).with_for_update()):
+        if row.val is not None:
+            row.val, row.is_encrypted = rekey(
+                session_cipher(session), row.val, row.is_encrypted, _what(row.key)
+            )
+            count += 1
+    session.flush()
+    return count
+
+
+def _what(key: str) -> str:
+    return f"variable '{key}'"
+
+
+def _entry(session: Session, row: Variable) -> VariableEntry:
+    return VariableEntry(key=row.key, value=_readable(session, row), description=row.description)
 
 
 def _query(search: str | None) -> Select[Variable]:
@@ -96,13 +119,13 @@ def list_variables(
     else:
         counted = select(func.count()).select_from(query.order_by(None).subquery())
         total = int(session.scalar(counted) or 0)
-    return [_entry(row) for row in rows], total
+    return [_entry(session, row) for row in rows], total
 
 
 def get_variable(session: Session, key: str) -> VariableEntry | None:
     """The variable ``key``, or None if there is none."""
     row = session.scalar(select(Variable).where(Variable.key == key))
-    return None if row is None else _entry(row)
+    return None if row is None else _entry(session, row)
 
 
 def set_variable(
@@ -128,11 +151,13 @@ def set_variable(
         session.add(row)
     elif create_only:
         raise VariableInputError(f"variable '{key}' already exists")
-    row.val, row.is_encrypted = _stored(value)
+    else:
+        _readable(session, row)  # a wrong key must not overwrite what the right one reads
+    row.val, row.is_encrypted = _stored(session, key, value)
     if description is not None:
         row.description = description or None
     session.flush()
-    return _entry(row), created
+    return VariableEntry(key=key, value=value, description=row.description), created
 
 
 def delete_variable(session: Session, key: str) -> bool:
@@ -200,7 +225,7 @@ def export_variables(session: Session) -> dict[str, Any]:
     "description": ...}`` when it has a description. Values stay the exact stored text."""
     exported: dict[str, Any] = {}
     for row in session.scalars(select(Variable).order_by(Variable.key)):
-        value = _readable(row)
+        value = _readable(session, row)
         exported[row.key] = (
             {"value": value, "description": row.description} if row.description else value
         )

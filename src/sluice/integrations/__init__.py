@@ -1,0 +1,1 @@
+"""Variables, Connections and the hooks that use them (imports core, sdk and store)."""

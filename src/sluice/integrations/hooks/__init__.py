@@ -1,0 +1,1 @@
+"""Hooks: how tasks talk to outside systems through a connection."""
