@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import stat
 
@@ -140,7 +139,6 @@ def test_security_headers(web: Web) -> None:
     response = web.client().get("/login")
     assert response.headers["x-frame-options"] == "DENY"
     assert "script-src 'self'" in response.headers["content-security-policy"]
-    assert base64  # imported for the basic-auth cases above
 
 
 def test_basic_auth_on_a_read_writes_nothing(web: Web) -> None:

@@ -7,8 +7,10 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
+
+from sluice.store.paging import fetch_page
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -42,6 +44,10 @@ def page_request(
     return PageRequest(limit=limit, offset=offset)
 
 
+PageNumber = Annotated[int, Query(ge=1, description="Page of a list page, from 1.")]
+"""The ``page`` query parameter of the list pages."""
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list, with the number of items in the whole list."""
 
@@ -51,15 +57,6 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
-def count(session: Session, query: Select[Any]) -> int:
-    """How many rows ``query`` returns (its ORDER BY dropped)."""
-    counted = select(func.count()).select_from(query.order_by(None).subquery())
-    return int(session.scalar(counted) or 0)
-
-
 def fetch(session: Session, query: Select[Any], page: PageRequest) -> tuple[list[Any], int]:
     """One page of ``query``'s rows (query must be ordered) and the total count."""
-    rows = list(session.execute(query.limit(page.limit).offset(page.offset)))
-    if page.offset == 0 and len(rows) < page.limit:
-        return rows, len(rows)  # the whole list is here: no COUNT needed
-    return rows, count(session, query)
+    return fetch_page(session, query, page.limit, page.offset)

@@ -11,7 +11,7 @@ import click
 
 from sluice.api.connection_test import try_connection
 from sluice.cli.output import output_option, print_mapping, print_rows
-from sluice.cli.stored_dags import CommandRefused, opened_store, record_action
+from sluice.cli.stored_dags import CommandRefused, opened_store, read_json_file, record_action
 from sluice.core.secrets_names import MASK
 from sluice.integrations.connection import Connection
 from sluice.integrations.errors import ConnectionDefinitionError
@@ -174,12 +174,7 @@ def parse_connections_file(path: Path) -> list[Connection]:
 
     The file holds ``{conn_id: fields or URI, ...}`` or ``[{"conn_id": ..., fields}, ...]``.
     """
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise CommandRefused(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CommandRefused(f"{path} is not valid JSON: {exc}") from None
+    data = read_json_file(path)
     items: list[tuple[Any, Any]]
     if isinstance(data, dict):
         items = list(data.items())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import getpass
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -124,3 +126,13 @@ def instance_row(ti: TaskInstance) -> dict[str, Any]:
         "hostname": ti.hostname,
         "next_try_at": ti.next_try_at,
     }
+
+
+def read_json_file(path: Path) -> Any:
+    """The JSON document in ``path`` (an import file); CommandRefused says why not."""
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise CommandRefused(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CommandRefused(f"{path} is not valid JSON: {exc}") from None

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from sluice.cli.output import output_option, print_rows
-from sluice.cli.stored_dags import CommandRefused, opened_store, record_action
+from sluice.cli.stored_dags import CommandRefused, opened_store, read_json_file, record_action
 from sluice.core.secrets_names import MASK, is_sensitive_key
 from sluice.integrations.lookup import MISSING, get_variable
 from sluice.store import variables
@@ -94,15 +93,6 @@ def delete_variable(key: str) -> None:
     click.echo(f"Variable '{key}' deleted.")
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except OSError as exc:
-        raise CommandRefused(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CommandRefused(f"{path} is not valid JSON: {exc}") from None
-
-
 @variables_group.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
@@ -118,7 +108,7 @@ def import_variables(file: Path, on_existing: str) -> None:
     FILE holds {"key": value, ...}; a value that is not text is stored as JSON, and
     {"value": ..., "description": ...} sets a description too.
     """
-    data = _read_json(file)
+    data = read_json_file(file)
     with opened_store() as (_, store), store.transaction() as session:
         result = variables.import_variables(session, data, OnExisting(on_existing))
         record_action(

@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from sluice.core.errors import StoreError
 from sluice.core.secrets_names import MASK, is_sensitive_key
 from sluice.store.cipher import rekey, seal, unseal
 from sluice.store.engine import session_cipher
+from sluice.store.paging import fetch_page
 from sluice.store.tables import ID, Connection
 
 CONN_ID_LENGTH = ID
@@ -240,13 +241,7 @@ def list_connections(
     session: Session, *, search: str | None = None, limit: int = 100, offset: int = 0
 ) -> tuple[list[ConnectionInfo], int]:
     """One page of the connections whose id, type or host contains ``search``, and the total."""
-    query = _query(search)
-    rows = list(session.scalars(query.limit(limit).offset(offset)))
-    if offset == 0 and len(rows) < limit:
-        total = len(rows)
-    else:
-        counted = select(func.count()).select_from(query.order_by(None).subquery())
-        total = int(session.scalar(counted) or 0)
+    rows, total = fetch_page(session, _query(search), limit, offset, scalars=True)
     return [_info(session, row) for row in rows], total
 
 

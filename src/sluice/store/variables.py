@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from sluice.core.errors import StoreError
 from sluice.store.cipher import rekey, seal, unseal
 from sluice.store.engine import session_cipher
+from sluice.store.paging import fetch_page
 from sluice.store.tables import ID, Variable
 
 KEY_LENGTH = ID
@@ -112,13 +113,7 @@ def list_variables(
     session: Session, *, search: str | None = None, limit: int = 100, offset: int = 0
 ) -> tuple[list[VariableEntry], int]:
     """One page of the variables whose key contains ``search``, by key, and their total."""
-    query = _query(search)
-    rows = list(session.scalars(query.limit(limit).offset(offset)))
-    if offset == 0 and len(rows) < limit:
-        total = len(rows)
-    else:
-        counted = select(func.count()).select_from(query.order_by(None).subquery())
-        total = int(session.scalar(counted) or 0)
+    rows, total = fetch_page(session, _query(search), limit, offset, scalars=True)
     return [_entry(session, row) for row in rows], total
 
 

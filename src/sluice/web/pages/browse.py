@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from sluice.actions.clearing import apply_clear, plan_clear
 from sluice.api.deps import DbSession, Operator, Reader
-from sluice.api.pagination import PageRequest, fetch
+from sluice.api.pagination import PageNumber, PageRequest, fetch
 from sluice.api.v1.dag_runs import run_conf, run_duration
 from sluice.core.states import DagRunState
 from sluice.store.listings import (
@@ -32,8 +32,6 @@ RUNS_PER_PAGE = 50
 ERRORS_PER_PAGE = 25
 AUDIT_PER_PAGE = 50
 RUN_TYPES = ("scheduled", "manual", "backfill")
-
-PageNumber = Annotated[int, Query(ge=1)]
 
 
 @router.get("/runs")

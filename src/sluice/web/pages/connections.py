@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
 
@@ -79,6 +79,24 @@ class ConnectionForm:
         return {k: v for k, v in self.values.items() if k != "conn_id"}
 
 
+def posted_connection(
+    # Not named conn_id: the edit route has a path parameter of that name.
+    posted_id: Annotated[str, Form(alias="conn_id")] = "",
+    conn_type: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    host: Annotated[str, Form()] = "",
+    schema_: Annotated[str, Form(alias="schema")] = "",
+    login: Annotated[str, Form()] = "",
+    port: Annotated[str, Form()] = "",
+    extra: Annotated[str, Form()] = "",
+) -> ConnectionForm:
+    """The connection fields a form posted (the password is read apart: never echoed)."""
+    return ConnectionForm(posted_id, conn_type, description, host, schema_, login, port, extra)
+
+
+PostedConnection = Annotated[ConnectionForm, Depends(posted_connection)]
+
+
 @router.get("/connections")
 def connections_page(
     request: Request, session: DbSession, user: Editor, search: str = "", offset: int = 0
@@ -124,18 +142,10 @@ def create(
     request: Request,
     session: DbSession,
     user: Editor,
-    conn_id: Annotated[str, Form()] = "",
-    conn_type: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    host: Annotated[str, Form()] = "",
-    schema_: Annotated[str, Form(alias="schema")] = "",
-    login: Annotated[str, Form()] = "",
-    port: Annotated[str, Form()] = "",
-    extra: Annotated[str, Form()] = "",
+    form: PostedConnection,
     password: Annotated[str, Form()] = "",
 ) -> Response:
     """Create a connection; errors are shown next to the fields."""
-    form = ConnectionForm(conn_id, conn_type, description, host, schema_, login, port, extra)
     if form.check(new=True) and get_connection(session, form.values["conn_id"]) is not None:
         form.errors["conn_id"] = f"connection '{form.values['conn_id']}' already exists"
     if form.errors:
@@ -173,13 +183,7 @@ def update(
     session: DbSession,
     user: Editor,
     conn_id: str,
-    conn_type: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    host: Annotated[str, Form()] = "",
-    schema_: Annotated[str, Form(alias="schema")] = "",
-    login: Annotated[str, Form()] = "",
-    port: Annotated[str, Form()] = "",
-    extra: Annotated[str, Form()] = "",
+    form: PostedConnection,
     password: Annotated[str, Form()] = "",
     clear_password: Annotated[str, Form()] = "",
 ) -> Response:
@@ -187,7 +191,7 @@ def update(
     current = get_connection(session, conn_id)
     if current is None:
         raise ApiError(404, f"no connection '{conn_id}'")
-    form = ConnectionForm(conn_id, conn_type, description, host, schema_, login, port, extra)
+    form.values["conn_id"] = conn_id  # the path names the connection, not the form
     if not form.check(new=False):
         return _render_form(request, form.values, form.errors, editing=True,
                             password_set=current.password_set, status=400)  # fmt: skip
@@ -213,13 +217,7 @@ def test(
     request: Request,
     session: DbSession,
     user: Editor,
-    conn_id: Annotated[str, Form()] = "",
-    conn_type: Annotated[str, Form()] = "",
-    host: Annotated[str, Form()] = "",
-    schema_: Annotated[str, Form(alias="schema")] = "",
-    login: Annotated[str, Form()] = "",
-    port: Annotated[str, Form()] = "",
-    extra: Annotated[str, Form()] = "",
+    form: PostedConnection,
     password: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """The Test button (htmx): try the connection as the form has it now; a small message.
@@ -227,12 +225,15 @@ def test(
     With the password field empty, the stored password is used, but only towards the
     stored host, port, schema and login.
     """
+    values = form.values
+    conn_id = values["conn_id"]
     stored = get_connection_secrets(session, conn_id) if conn_id else None
     try:
         typed = ConnectionSecrets(
-            conn_id=conn_id, conn_type=conn_type.strip(), host=host.strip() or None,
-            schema=schema_.strip() or None, login=login.strip() or None,
-            password=password or None, port=check_port(port), extra=check_extra(extra),
+            conn_id=conn_id, conn_type=values["conn_type"],
+            host=values["host"].strip() or None, schema=values["schema"].strip() or None,
+            login=values["login"].strip() or None, password=password or None,
+            port=check_port(values["port"]), extra=check_extra(values["extra"]),
         )  # fmt: skip
         conn = with_stored_password(typed, stored)
         ok, message = (

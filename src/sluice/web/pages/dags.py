@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from sluice.actions.dags import CatchupNeedsConfirmation, delete_dag, set_paused, unpause
 from sluice.api.deps import Ctx, DbSession, Operator, Reader
-from sluice.api.pagination import PageRequest, fetch
+from sluice.api.pagination import PageNumber, PageRequest, fetch
 from sluice.core.errors import StoreError
 from sluice.core.states import DagRunState
 from sluice.store.listings import (
@@ -66,7 +66,7 @@ def dag_list(
     owner: str = "",
     status: str = "all",
     last_run: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """Every active DAG with its schedule, last run and recent states; filters, pages."""
     status = status if status in STATUSES else "all"
