@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,19 @@ def server_command(url: str, sql: str) -> None:
         engine.dispose()
 
 
+@contextmanager
+def new_database(backend: str, url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new database ``<prefix>_<pid>_<random>`` on the server of ``url``,
+    dropped at the end of the block."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    server_command(url, f"CREATE DATABASE {name}")
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if backend == "postgresql" else ""
+        server_command(url, f"DROP DATABASE IF EXISTS {name}{force}")
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -59,13 +73,8 @@ def database_url(
     if backend == "sqlite":
         yield url
         return
-    name = f"sluice_test_{os.getpid()}_{secrets.token_hex(3)}"
-    server_command(url, f"CREATE DATABASE {name}")
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        force = " WITH (FORCE)" if backend == "postgresql" else ""
-        server_command(url, f"DROP DATABASE IF EXISTS {name}{force}")
+    with new_database(backend, url, "sluice_test") as created:
+        yield created
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,10 @@ SKIPPED = TaskInstanceState.SKIPPED
 EXPECTED_DAG_IDS = {
     "example_bash_operator",
     "example_branch",
+    "example_elt",
+    "example_elt_report",
     "example_etl",
+    "example_http_csv",
     "example_params",
     "example_python_hello",
     "example_task_group",

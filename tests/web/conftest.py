@@ -108,8 +108,8 @@ def web(store: Store, tmp_path: Path, password_hash: str) -> Iterator[Web]:
     from sluice.web.app import create_app
 
     home = tmp_path / "home"
-    (home / "dags").mkdir(parents=True)
-    (home / "logs").mkdir()
+    (home / "dags").mkdir(parents=True, exist_ok=True)
+    (home / "logs").mkdir(exist_ok=True)
     settings = web_settings(store, home)
     with store.transaction() as session:
         for role in ROLES:

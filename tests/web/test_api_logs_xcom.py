@@ -107,13 +107,13 @@ def test_log_of_a_queued_try_is_empty_and_unknown_tries_are_404(web: Web) -> Non
 def test_utf8_is_cut_at_whole_characters(tmp_path: Path) -> None:
     path = tmp_path / "attempt=1.log"
     path.write_text("añb€")  # a, 2-byte ñ, b, 3-byte €
-    first = read_log(path, 0, over=True, max_bytes=2)
+    first = read_log(path, 0, over=True, mask=str, max_bytes=2)
     assert first.content == "a" and first.offset == 1 and first.finished is False
-    second = read_log(path, first.offset, over=True, max_bytes=4)
+    second = read_log(path, first.offset, over=True, mask=str, max_bytes=4)
     assert second.content == "ñb" and second.offset == 4
-    third = read_log(path, second.offset, over=True, max_bytes=256)
+    third = read_log(path, second.offset, over=True, mask=str, max_bytes=256)
     assert third.content == "€" and third.finished is True
-    assert read_log(None, 0, over=False).content == ""
+    assert read_log(None, 0, over=False, mask=str).content == ""
 
 
 # -- no way out of the logs folder --------------------------------------------------------

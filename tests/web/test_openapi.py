@@ -7,6 +7,8 @@ from tests.web.conftest import Web
 API = "/api/v1"
 ENDPOINTS = {
     "/health": {"get"},
+    "/checks": {"get"},
+    "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/checks": {"get"},
     "/version": {"get"},
     "/dags": {"get"},
     "/dags/{dag_id}": {"get", "patch", "delete"},

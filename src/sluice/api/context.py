@@ -6,12 +6,14 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
 from sluice.api.login_limits import LoginLimiter
+from sluice.api.stored_secrets import StoredSecrets
 from sluice.config import Settings
 from sluice.store.engine import READ_ONLY, Store
 
@@ -26,6 +28,15 @@ class AppContext:
     store: Store
     secret_key: str
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+
+    @cached_property
+    def secrets(self) -> StoredSecrets:
+        """The stored secrets, masked in the task output pages show (logs, XCom)."""
+        return StoredSecrets(
+            self.store,
+            enabled=self.settings.get_bool("core", "hide_sensitive_var_conn_fields"),
+            extra_words=self.settings.get_str("core", "sensitive_var_conn_names"),
+        )
 
     @property
     def log_folder(self) -> Path:

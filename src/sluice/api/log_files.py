@@ -12,7 +12,7 @@ import codecs
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,8 +116,16 @@ def _open(path: Path) -> int | None:
     return fd
 
 
-def read_log(path: Path | None, offset: int, *, over: bool, max_bytes: int = MAX_CHUNK) -> LogChunk:
-    """Up to ``max_bytes`` of the log from byte ``offset``, cut at a whole UTF-8 character.
+def read_log(
+    path: Path | None,
+    offset: int,
+    *,
+    over: bool,
+    mask: Callable[[str], str],
+    max_bytes: int = MAX_CHUNK,
+) -> LogChunk:
+    """Up to ``max_bytes`` of the log from byte ``offset``, cut at a whole UTF-8 character,
+    its text passed through ``mask`` (the stored secrets).
 
     ``over``: the try has ended, so reaching the end of the file finishes the log.
     """
@@ -133,14 +141,27 @@ def read_log(path: Path | None, offset: int, *, over: bool, max_bytes: int = MAX
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = decoder.decode(data, final=over and at_end)
     pending = len(decoder.getstate()[0])  # A character split by the cut: read it next time.
-    return LogChunk(content=text, offset=start + len(data) - pending, finished=over and at_end)
+    return LogChunk(
+        content=mask(text), offset=start + len(data) - pending, finished=over and at_end
+    )
 
 
-def stream_log(path: Path | None) -> Iterator[bytes]:
-    """The whole log file, in blocks (nothing when it does not exist yet)."""
+def stream_log(path: Path | None, mask: Callable[[str], str]) -> Iterator[bytes]:
+    """The whole log file, in blocks of whole lines passed through ``mask`` (nothing when
+    it does not exist yet)."""
     fd = _open(path) if path is not None else None
     if fd is None:
         return
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    rest = ""
     with os.fdopen(fd, "rb") as handle:
         while block := handle.read(_STREAM_BLOCK):
-            yield block
+            text = rest + decoder.decode(block)
+            # Masked a line at a time, so that no secret is cut in two between blocks.
+            cut = text.rfind("\n") + 1
+            rest = text[cut:]
+            if cut:
+                yield mask(text[:cut]).encode()
+    rest += decoder.decode(b"", final=True)
+    if rest:
+        yield mask(rest).encode()

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from sluice.cli.arguments import parse_datetime
+from sluice.cli.example_connections import ensure_example_connections
 from sluice.cli.loading import cli_settings, in_default_timezone
 from sluice.cli.output import output_option, print_json, print_mapping, print_rows
 from sluice.cli.store_access import open_store
@@ -56,11 +57,13 @@ def migrate_db() -> None:
     """Create the database schema or upgrade it.
 
     Brings the schema to this Sluice's newest revision, and adds default_pool (with
-    [scheduler] default_pool_slots slots) when it is missing.
+    [scheduler] default_pool_slots slots) when it is missing. With [core] load_examples on,
+    creates the example DAGs' connections that do not exist.
     """
     settings = cli_settings()
     with _opened(settings, check=False) as store:
         result = schema.migrate(store, default_pool_slots=_default_pool_slots(settings))
+        ensure_example_connections(settings, store)
         if result.changed:
             click.echo(
                 f"Migrated {_url(store)} from {result.before or '(empty)'} to {result.after}."

@@ -19,6 +19,7 @@ from sluice.cli.output import console
 from sluice.config import Settings
 from sluice.core.errors import ParamValidationError, SluiceError
 from sluice.core.states import DagRunState, TaskInstanceState, TaskState
+from sluice.integrations.masking import configure_masking, mask_text
 from sluice.integrations.runtime import Opener
 from sluice.runner.local_run import InstanceRecord, LocalDagRun, RunResult
 from sluice.sdk.dag import DAG
@@ -83,14 +84,17 @@ class _TaskLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             source = self.progress.current if record.name == "sluice.task" else "run"
-            click.echo(f"[{source}] {record.levelname} {self.format(record)}", err=True)
+            text = mask_text(self.format(record))
+            click.echo(f"[{source}] {record.levelname} {text}", err=True)
         except Exception:
             self.handleError(record)
 
 
 @contextlib.contextmanager
 def task_logs(settings: Settings, progress: RunProgress) -> Iterator[None]:
-    """Send the task and run loggers to stderr for the duration of the block."""
+    """Send the task and run loggers to stderr for the duration of the block, secrets the
+    tasks read masked."""
+    configure_masking(settings)
     handler = _TaskLogHandler(progress)
     handler.setFormatter(logging.Formatter("%(message)s"))
     saved: list[tuple[logging.Logger, int, bool]] = []

@@ -11,6 +11,7 @@ from types import FrameType
 
 import click
 
+from sluice.cli.example_connections import ensure_example_connections
 from sluice.cli.loading import cli_settings
 from sluice.cli.signals import stop_on_signals
 from sluice.cli.store_access import open_store
@@ -157,6 +158,7 @@ def standalone(port: int | None) -> None:
         configure_logging(settings)
         stop = threading.Event()
         password = ensure_admin(settings, store)
+        ensure_example_connections(settings, store)
         # Forked before the executor starts: no thread of ours exists yet.
         processor = _start_processor(settings, store)
         options = ProcessorOptions.from_settings(settings)

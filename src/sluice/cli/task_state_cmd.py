@@ -121,7 +121,11 @@ def clear(
         )  # fmt: skip
         rows = [{**instance_row(ti), "logical_date": run.logical_date} for ti, run in plan.chosen]
         columns = ["run_id", "logical_date", "task_id", "map_index", "state", "try_number"]
+        if plan.external:  # ExternalTaskMarker tasks reach into other DAGs
+            columns.insert(0, "dag_id")
         print_rows(rows, columns, output, empty="Nothing to clear.")
+        for note in plan.notes:
+            warn(note)
         if plan.running:
             warn(
                 f"{len(plan.running)} running task instances are left alone: a running"

@@ -92,6 +92,13 @@ OPTIONS: tuple[Option, ...] = (
            " connection passwords and extras at rest. Empty: a key generated on first use and"
            " kept in {SLUICE_HOME}/fernet_key.",
            mask=_mask_all),
+    Option("core", "hide_sensitive_var_conn_fields", Kind.BOOL, True,
+           "Mask connection passwords and the values of variables whose key looks secret"
+           " (as *** in task logs, rendered templates, error messages and pages)."),
+    Option("core", "sensitive_var_conn_names", Kind.STR, "",
+           "More words (comma-separated) that make a variable key or connection extra field"
+           " secret, besides password, secret, token, api_key, private_key, authorization and"
+           " the like."),
     Option("logging", "base_log_folder", Kind.PATH, "{SLUICE_HOME}/logs",
            "Folder where task logs are written, one file per task try."),
     Option("logging", "level", Kind.STR, "INFO",
@@ -144,6 +151,44 @@ OPTIONS: tuple[Option, ...] = (
     Option("webserver", "secret_key", Kind.STR, "",
            "Key that signs web sessions; use the same random value on every web server.",
            mask=_mask_all),
+    Option("smtp", "smtp_host", Kind.STR, "localhost",
+           "SMTP server that sends EmailOperator's mail and task alerts (email_on_failure,"
+           " email_on_retry). The connection [email] email_conn_id overrides these keys."),
+    Option("smtp", "smtp_port", Kind.INT, 25,
+           "Port of the SMTP server (usually 587 with STARTTLS, 465 with smtp_ssl).", minimum=1),
+    Option("smtp", "smtp_starttls", Kind.BOOL, True,
+           "Upgrade the connection with STARTTLS before logging in, as Airflow does by default;"
+           " set false for a server that offers no TLS."),
+    Option("smtp", "smtp_ssl", Kind.BOOL, False,
+           "Speak TLS from the first byte (SMTPS, usually port 465); smtp_starttls is then not"
+           " used."),
+    Option("smtp", "smtp_user", Kind.STR, "",
+           "User to log in to the SMTP server as; empty: no login."),
+    Option("smtp", "smtp_password", Kind.STR, "",
+           "Password of smtp_user.",
+           mask=_mask_all),
+    Option("smtp", "smtp_mail_from", Kind.STR, "sluice@localhost",
+           "Sender address of the mail, when neither the task, the email connection's from_email"
+           " extra nor [email] from_email gives one."),
+    Option("smtp", "smtp_timeout", Kind.FLOAT, 30.0,
+           "Seconds to wait for the SMTP server to answer before giving up on a connection.",
+           minimum=0.1),
+    Option("smtp", "smtp_retry_limit", Kind.INT, 5,
+           "Further attempts to connect after the first fails (refused, dropped or timed out).",
+           minimum=0),
+    Option("email", "email_conn_id", Kind.STR, "smtp_default",
+           "Connection whose host, port, login, password and extra (from_email, disable_tls,"
+           " disable_ssl, timeout, retry_limit) override [smtp] when it is defined; empty:"
+           " [smtp] only."),
+    Option("email", "from_email", Kind.STR, "",
+           'Sender of the mail, such as "Data team <data@example.com>"; empty:'
+           " [smtp] smtp_mail_from."),
+    Option("email", "subject_template", Kind.STR, "",
+           "Jinja file rendered as the subject of failure and retry alerts; empty: the built-in"
+           ' "Sluice alert: <TaskInstance ...>".'),
+    Option("email", "html_content_template", Kind.STR, "",
+           "Jinja file rendered as the HTML body of failure and retry alerts; empty: the"
+           " built-in body (DAG, task, run, try, exception and a link to the log)."),
 )
 # fmt: on
 

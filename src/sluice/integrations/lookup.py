@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sluice.integrations.connection import Connection
 from sluice.integrations.errors import ConnectionNotFound, VariableNotFound, VariableValueError
+from sluice.integrations.masking import register_connection_secrets, register_variable
 from sluice.integrations.runtime import current_store
 
 if TYPE_CHECKING:
@@ -58,10 +59,17 @@ def env_variable(key: str) -> str | None:
 
 
 def find_variable(key: str, source: StoreSource) -> str | None:
-    """The variable ``key`` as text: the environment's, else the database's, else None."""
+    """The variable ``key`` as text: the environment's, else the database's, else None.
+    A value whose key looks secret is masked in the task's log from now on."""
     value = env_variable(key)
+    if value is None:
+        value = _stored_variable(key, source)
     if value is not None:
-        return value
+        register_variable(key, value)
+    return value
+
+
+def _stored_variable(key: str, source: StoreSource) -> str | None:
     store = _resolve(source)
     if store is None:
         return None
@@ -101,10 +109,18 @@ def get_variable(
 
 
 def find_connection(conn_id: str, source: StoreSource) -> Connection | None:
-    """The connection ``conn_id``: from the environment, else the database, else None."""
+    """The connection ``conn_id``: from the environment, else the database, else None.
+    Its password and secret-named extra fields are masked in the task's log from now on."""
     text = os.environ.get(connection_env_name(conn_id))
-    if text is not None:
-        return Connection.from_text(conn_id, text)
+    found = Connection.from_text(conn_id, text) if text is not None else None
+    if found is None:
+        found = _stored_connection(conn_id, source)
+    if found is not None:
+        register_connection_secrets(found.password, found.extra_dejson)
+    return found
+
+
+def _stored_connection(conn_id: str, source: StoreSource) -> Connection | None:
     store = _resolve(source)
     if store is None:
         return None

@@ -57,3 +57,11 @@ def use_store(source: Store | Opener | None) -> Iterator[None]:
 def current_store() -> Store | None:
     """The store set by the innermost :func:`use_store`, opening it if needed; or None."""
     return _current[-1].get() if _current else None
+
+
+def run_store() -> Store | None:
+    """The store of a try the task runner runs (given as a store, not opened on demand);
+    None under ``dags test`` and ``tasks test``, whose tries the database does not track."""
+    if not _current or _current[-1].opener is not None:
+        return None
+    return _current[-1].store

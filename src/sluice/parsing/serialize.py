@@ -43,7 +43,7 @@ __all__ = [
     "serialized_dag_to_dict",
 ]
 
-SERIALIZATION_VERSION = 1
+SERIALIZATION_VERSION = 2
 """Bumped whenever the JSON changes shape; stored DAGs of another version are re-parsed."""
 
 
@@ -345,6 +345,7 @@ _TASK_FIELDS: dict[str, _Codec] = {
     "template_ext": _STRS,
     "template_fields_renderers": _STR_DICT,
     "template_values": _DICT,
+    "operator_args": _DICT,
     "ui_color": _STR,
     "ui_fgcolor": _STR,
     "is_mapped": _BOOL,

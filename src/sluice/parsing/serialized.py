@@ -69,6 +69,10 @@ class SerializedTask:
     template_fields_renderers: dict[str, str]
     template_values: dict[str, Any]
     """Template field to its unrendered value, as ``json_safe`` writes it."""
+    operator_args: dict[str, Any]
+    """The operator's own arguments that are not template fields (``conn_id``,
+    ``autocommit``, a sensor's ``mode``...), as ``json_safe`` writes them; secret-named
+    values masked."""
     ui_color: str
     ui_fgcolor: str
     is_mapped: bool

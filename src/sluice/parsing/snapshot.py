@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import heapq
+import inspect
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sluice.core.errors import DagDefinitionError, ParsingError, ScheduleError
+from sluice.core.secrets_names import MASK, is_sensitive_key, redact_sensitive_keys
 from sluice.parsing.json_values import json_safe, qualified_name
 from sluice.parsing.serialized import (
     GROUP,
@@ -178,7 +180,10 @@ def _snapshot_task(task: AbstractOperator, dag: DAG) -> SerializedTask:
             template_fields_renderers={
                 str(k): str(v) for k, v in cls.template_fields_renderers.items()
             },
-            template_values={name: json_safe(attr(name)) for name in template_fields},
+            template_values=redact_sensitive_keys(
+                {name: json_safe(attr(name)) for name in template_fields}
+            ),
+            operator_args=_operator_args(cls, attr, template_fields),
             ui_color=str(source.ui_color),
             ui_fgcolor=str(source.ui_fgcolor),
             is_mapped=mapped is not None,
@@ -191,6 +196,29 @@ def _snapshot_task(task: AbstractOperator, dag: DAG) -> SerializedTask:
         )
     except (TypeError, ValueError) as exc:  # partial() arguments are not checked earlier
         raise DagDefinitionError(f"{where}: {exc}") from None
+
+
+_BASE_ARGUMENTS = frozenset(inspect.signature(BaseOperator.__init__).parameters)
+"""Arguments every operator takes: the serialized task has a field for each."""
+_SHOWN_ELSEWHERE = frozenset({"self", "kwargs", "python_callable"})
+_ABSENT = object()
+
+
+def _operator_args(
+    cls: type[BaseOperator], attr: Any, template_fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """The arguments a subclass adds (a sensor's ``mode``, an operator's ``conn_id``), read
+    back from the attributes of the same name, for the UI's task details."""
+    names = cls._init_params - _BASE_ARGUMENTS - _SHOWN_ELSEWHERE - set(template_fields)
+    found: dict[str, Any] = {}
+    for name in sorted(names):
+        value = attr(name, _ABSENT)
+        if value is _ABSENT:
+            continue  # the operator keeps it under another name, or not at all
+        secret = is_sensitive_key(name) and value not in (None, "")
+        found[name] = MASK if secret else json_safe(value)
+    result: dict[str, Any] = redact_sensitive_keys(found)
+    return result
 
 
 def _mapping(task: MappedOperator) -> dict[str, Any]:

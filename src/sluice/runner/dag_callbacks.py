@@ -2,11 +2,12 @@
 
 A run that finishes sends its DAG's ``on_success_callback`` / ``on_failure_callback``;
 a try whose process died (or went silent) sends its task's ``on_failure_callback`` /
-``on_retry_callback``. Each arrives as a ``CallbackWorkload`` in an executor's child,
-which runs it here. As in Airflow, a DAG callback gets the template context of the run's
-most relevant task instance (the last to fail, or on success the last to finish) plus
-``reason``; a task callback gets the failed try's context with ``exception`` set to why
-the scheduler failed it. A callback that raises is logged, never fatal.
+``on_retry_callback`` and its email alert. Each arrives as a ``CallbackWorkload`` in an
+executor's child, which runs it here. As in Airflow, a DAG callback gets the template
+context of the run's most relevant task instance (the last to fail, or on success the last
+to finish) plus ``reason``; a task callback gets the failed try's context with
+``exception`` set to why the scheduler failed it. A callback that raises is logged, never
+fatal.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy import select
 from sluice.config import Settings
 from sluice.core.messages import CallbackWorkload, TaskInstanceKey
 from sluice.core.states import TaskInstanceState
+from sluice.integrations.email.alerts import send_task_alert
+from sluice.integrations.runtime import use_store
 from sluice.runner.dag_cache import DagCache
 from sluice.runner.db_context import StoredRun, TryFacts, load_run, prepare_try
 from sluice.runner.task_instance import RunView
@@ -137,7 +140,11 @@ def _task_callbacks(
     # As Airflow for a try that died: the callback's exception is the reason, as text.
     context["exception"] = workload.reason
     log.info("Running %s of %s, try %d: %s", name, key, workload.try_number, workload.reason)
-    return _call(getattr(context["task"], name), context, name)
+    raised = _call(getattr(context["task"], name), context, name)
+    with use_store(store):  # the email connection may be in the database
+        send_task_alert(context["task"], context, retry=workload.kind == "retry",
+                        exception=workload.reason)  # fmt: skip
+    return raised
 
 
 def _instance_context(

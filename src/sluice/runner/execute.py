@@ -111,6 +111,13 @@ def run_try(
     }.get(outcome.state)
     if callback is not None:
         _call_callbacks(callback[1], context, callback[0])
+    if task.email and outcome.state in (TaskInstanceState.FAILED, TaskInstanceState.UP_FOR_RETRY):
+        # email_on_failure / email_on_retry: logs, never raises. Imported here: a task
+        # without an address (most) never pays for the email modules.
+        from sluice.integrations.email.alerts import send_task_alert
+
+        retry = outcome.state is TaskInstanceState.UP_FOR_RETRY
+        send_task_alert(task, context, retry=retry, exception=outcome.exception)
     return outcome
 
 

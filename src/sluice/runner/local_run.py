@@ -16,6 +16,7 @@ from typing import Any
 from sluice.core.errors import SluiceError, TaskNotFound
 from sluice.core.states import DagRunState, TaskInstanceState, TaskState
 from sluice.integrations.lookup import env_variable, task_connection, task_variable
+from sluice.integrations.masking import mask_text
 from sluice.runner.execute import TryOutcome, run_try
 from sluice.runner.records import InstanceRecord, RunResult
 from sluice.runner.task_instance import RuntimeTaskInstance, RunView
@@ -257,7 +258,7 @@ class LocalDagRun:
             log.error("task %s could not start: %s", task.task_id, outcome.error)
             ti.start_date = ti.end_date = datetime.now(UTC)
         record.start_date, record.end_date = ti.start_date, ti.end_date
-        record.error = outcome.error
+        record.error = mask_text(outcome.error) if outcome.error else None
         if outcome.state is TaskInstanceState.UP_FOR_RETRY and concrete is not None:
             # Airflow's jitter hashes dag_id#task_id#logical_date#try_number.
             identity = f"{self.dag.dag_id}#{task.task_id}#{self.logical_date.isoformat()}"

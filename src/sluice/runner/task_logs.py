@@ -2,7 +2,9 @@
 
 Everything means the task's logging, Python's ``print``, and the output of any process the
 task starts: file descriptors 1 and 2 point at the log file while the try runs, so a child
-process inherits them.
+process inherits them. Logging and ``print`` pass through the secrets masker; what a child
+process writes to the descriptors itself does not (BashOperator logs its command's output
+line by line, so that is masked).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sluice.core.messages import TaskInstanceKey
+from sluice.integrations.masking import mask_text
 
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
 
@@ -42,11 +45,29 @@ def _safe(part: str) -> str:
     return part.replace(os.sep, "%2F").replace("\0", "")
 
 
-class _UtcFormatter(logging.Formatter):
-    """Times in ISO 8601 UTC with milliseconds, as every stored time is UTC."""
+class _TaskLogFormatter(logging.Formatter):
+    """Times in ISO 8601 UTC with milliseconds, as every stored time is UTC; secrets the
+    task has read masked in the whole line, its traceback included."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
+
+
+class _MaskingStream:
+    """The log file as ``print`` sees it: what is written goes through the masker."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(mask_text(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
 
 
 @contextlib.contextmanager
@@ -56,7 +77,7 @@ def capture_to_log(path: Path, level: str = "INFO") -> Iterator[TextIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", buffering=1, encoding="utf-8", errors="replace") as stream:
         handler = logging.StreamHandler(stream)
-        handler.setFormatter(_UtcFormatter(LOG_FORMAT))
+        handler.setFormatter(_TaskLogFormatter(LOG_FORMAT))
         root = logging.getLogger()
         saved_level, saved_handlers = root.level, root.handlers[:]
         # The process's own handlers (standalone's stderr one) would write each line into
@@ -64,7 +85,7 @@ def capture_to_log(path: Path, level: str = "INFO") -> Iterator[TextIO]:
         root.handlers = [handler]
         root.setLevel(level)
         try:
-            with _descriptors_to(stream), _streams_to(stream):
+            with _descriptors_to(stream), _streams_to(_MaskingStream(stream)):  # type: ignore[arg-type]
                 yield stream
         finally:
             root.handlers = saved_handlers

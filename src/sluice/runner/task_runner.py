@@ -30,6 +30,7 @@ from sluice.config import Settings
 from sluice.core.errors import SluiceError, TaskTerminated, TransitionError
 from sluice.core.messages import RunnerExit, TaskInstanceKey, TaskWorkload
 from sluice.core.states import TaskInstanceState
+from sluice.integrations.masking import configure_masking, mask_text, redact
 from sluice.integrations.runtime import use_store
 from sluice.parsing.json_values import json_safe
 from sluice.runner.dag_cache import DagCache
@@ -97,6 +98,7 @@ def run_task_workload(
     when the runner failed before writing the outcome.
     """
     key = workload.key
+    configure_masking(settings)
     try:
         claim = retry_transaction(lambda: _claim(workload, settings, store), CLAIM_PATIENCE)
     except TransitionError as exc:
@@ -223,7 +225,11 @@ def _start_failure(exc: Exception, facts: TryFacts) -> TryOutcome:
 
 
 def _rendered_json(task: BaseOperator) -> str:
-    fields = {name: json_safe(getattr(task, name, None)) for name in task.template_fields}
+    """The rendered template fields as the UI shows them: secrets the task has read by
+    now, and values of secret-named fields, masked."""
+    fields = {
+        name: redact(json_safe(getattr(task, name, None)), name) for name in task.template_fields
+    }
     return json.dumps(fields)
 
 
@@ -320,7 +326,7 @@ def _record_outcome(session: Session, claim: _Claim, result: _Result) -> None:
         state=outcome.state.value,
         end=transitions.now(),
         exit_code=RunnerExit.OUTCOME_WRITTEN,
-        error=outcome.error,
+        error=mask_text(outcome.error) if outcome.error else None,
         started=claim.try_start,
     )
 

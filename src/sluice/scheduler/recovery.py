@@ -140,12 +140,15 @@ def _fail_running(
 def _task_callback(
     dag: SerializedDag | None, ti: TaskInstance, state: TaskInstanceState, why: str
 ) -> CallbackWorkload | None:
-    """The workload of the task's on_retry_callback or on_failure_callback, if it has one."""
+    """The workload of the task's on_retry_callback or on_failure_callback, or of its
+    email_on_retry / email_on_failure alert, if it has one."""
     task = dag.tasks.get(ti.task_id) if dag is not None else None
     if dag is None or task is None:
         return None
     retry = state is S.UP_FOR_RETRY
-    if not (task.has_on_retry_callback if retry else task.has_on_failure_callback):
+    has_callback = task.has_on_retry_callback if retry else task.has_on_failure_callback
+    wants_mail = bool(task.email) and (task.email_on_retry if retry else task.email_on_failure)
+    if not (has_callback or wants_mail):
         return None
     kind = "retry" if retry else "failure"
     reason = f"the try's process did not finish it: {why}"

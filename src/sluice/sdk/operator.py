@@ -166,7 +166,7 @@ class BaseOperator(AbstractOperator):
         self.on_retry_callback = on_retry_callback
         self.params = ParamsDict(params)
         self._attach(task_id, dag, task_group)
-        where = f"task '{self.task_id}'" + (f" of DAG '{self.dag.dag_id}'" if self.dag else "")
+        where = task_where(self)
         self.trigger_rule = _checked(
             where, "trigger_rule", lambda: parse_trigger_rule(trigger_rule)
         )
@@ -241,6 +241,12 @@ class BaseOperator(AbstractOperator):
         for arg in self.iter_xcom_dependencies():
             if arg.operator is not self:
                 self.set_upstream(arg.operator)
+
+
+def task_where(task: AbstractOperator) -> str:
+    """``task 'id' of DAG 'dag'``: how error messages name a task."""
+    dag = getattr(task, "dag", None)
+    return f"task '{task.task_id}'" + (f" of DAG '{dag.dag_id}'" if dag is not None else "")
 
 
 def _apply_default_args(init: Callable[..., None]) -> Callable[..., None]:
@@ -322,4 +328,4 @@ def _optional_timedelta(value: object) -> timedelta | None:
     return None if value is None else _as_timedelta(value)
 
 
-__all__ = ["AbstractOperator", "BaseOperator", "Callback", "Context", "Task"]
+__all__ = ["AbstractOperator", "BaseOperator", "Callback", "Context", "Task", "task_where"]

@@ -16,6 +16,17 @@ from sluice.core.errors import TemplateError
 from sluice.sdk.params import DagParam
 from sluice.sdk.xcom_arg import XComArg
 
+_TEMPLATE_MARKS = ("{{", "{%", "{#")
+
+
+def is_template(value: object) -> bool:
+    """Whether ``value`` is only known once the task renders it: text holding Jinja
+    markup, or another task's output (an XComArg)."""
+    if isinstance(value, XComArg):
+        return True
+    return isinstance(value, str) and any(mark in value for mark in _TEMPLATE_MARKS)
+
+
 if TYPE_CHECKING:
     from sluice.sdk.dag import DAG
     from sluice.sdk.operator import BaseOperator

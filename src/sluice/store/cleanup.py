@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from sluice.core.errors import StoreError
 from sluice.core.states import DagRunState, TaskInstanceState
 from sluice.store.engine import Store
-from sluice.store.tables import DagRun, TaskInstance, TaskTry, XCom
+from sluice.store.tables import CheckResult, DagRun, TaskInstance, TaskTry, XCom
 
 _FINISHED = [DagRunState.SUCCESS.value, DagRunState.FAILED.value]
 _ACTIVE_TASKS = [
@@ -125,6 +125,12 @@ def _delete_batch(session: Session, runs: Sequence[_Run], result: CleanResult) -
     keys = [(dag_id, run_id) for _, dag_id, run_id in runs]
     # XComs would go with their run (ON DELETE CASCADE); deleting them first counts them.
     result.xcom += _rowcount(session, delete(XCom).where(XCom.dag_run_id.in_(ids)))
+    # Check results are history of their run too (the /checks pages show recent runs).
+    session.execute(
+        delete(CheckResult)
+        .where(tuple_(CheckResult.dag_id, CheckResult.run_id).in_(keys))
+        .execution_options(synchronize_session=False)
+    )
     result.task_try += _rowcount(
         session, delete(TaskTry).where(tuple_(TaskTry.dag_id, TaskTry.run_id).in_(keys))
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,8 +259,17 @@ def get_connection(session: Session, conn_id: str) -> ConnectionInfo | None:
 def get_connection_secrets(session: Session, conn_id: str) -> ConnectionSecrets | None:
     """The connection ``conn_id`` with its password, to connect with it; or None."""
     row = _row(session, conn_id)
-    if row is None:
-        return None
+    return None if row is None else _secrets(session, row)
+
+
+def iter_connection_secrets(session: Session) -> Iterator[ConnectionSecrets]:
+    """Every connection with its password (the web server masks them in task output)."""
+    for row in session.scalars(select(Connection).order_by(Connection.conn_id)):
+        yield _secrets(session, row)
+
+
+def _secrets(session: Session, row: Connection) -> ConnectionSecrets:
+    conn_id = row.conn_id
     return ConnectionSecrets(
         conn_id=row.conn_id,
         conn_type=row.conn_type,

@@ -11,6 +11,7 @@ from sluice.store.dags import path_hash
 from sluice.store.run_queries import get_dag
 from sluice.store.tables import (
     Backfill,
+    CheckResult,
     Dag,
     DagFile,
     DagRun,
@@ -38,7 +39,17 @@ def set_paused(session: Session, dag_id: str, paused: bool) -> bool:
 
 
 # Children before parents, so that no foreign key is left dangling on any backend.
-_HISTORY = (XCom, TaskTry, TaskInstance, DagRun, Backfill, ImportErrorRow, SerializedDagRow, Dag)
+_HISTORY = (
+    CheckResult,
+    XCom,
+    TaskTry,
+    TaskInstance,
+    DagRun,
+    Backfill,
+    ImportErrorRow,
+    SerializedDagRow,
+    Dag,
+)
 
 
 def delete_dag(session: Session, dag_id: str) -> dict[str, int]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sluice.core.errors import StoreError
 from sluice.core.states import TaskInstanceState
 from sluice.store.run_queries import get_run
-from sluice.store.tables import DagRun, TaskInstance, TaskTry, XCom
+from sluice.store.tables import CheckResult, DagRun, TaskInstance, TaskTry, XCom
 
 
 class RunBusy(StoreError):
@@ -43,6 +43,10 @@ def delete_run(session: Session, dag_id: str, run_id: str) -> dict[str, int]:
     session.expunge(run)  # the row goes below, behind the ORM's back
     # Children first, so that no foreign key is left dangling on any backend.
     return {
+        "check_result": _deleted(
+            session,
+            delete(CheckResult).where(CheckResult.dag_id == dag_id, CheckResult.run_id == run_id),
+        ),
         "xcom": _deleted(session, delete(XCom).where(XCom.dag_run_id == run_pk)),
         "task_try": _deleted(
             session, delete(TaskTry).where(TaskTry.dag_id == dag_id, TaskTry.run_id == run_id)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sluice.core.errors import StoreError
 from sluice.store.engine import Store
 
-REVISIONS: tuple[str, ...] = ("0001", "0002")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
 """Every migration revision this Sluice ships, oldest first; a test checks it against
 the scripts in ``migrations/versions``."""
 

@@ -350,3 +350,42 @@ class AuditLog(Base):
     extra: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index(None, "dag_id", "dttm"),)
+
+
+class CheckResult(Base):
+    """The outcome of one data-quality check in one try of a task instance."""
+
+    __tablename__ = "check_result"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(ID))
+    run_id: Mapped[str] = mapped_column(String(ID))
+    task_id: Mapped[str] = mapped_column(String(ID))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer)
+    check_name: Mapped[str] = mapped_column(String(ID))
+    check_type: Mapped[str] = mapped_column(String(20))
+    """column, table, sql, value, threshold or interval."""
+    table_name: Mapped[str | None] = mapped_column(String(ID))
+    column_name: Mapped[str | None] = mapped_column(String(ID))
+    observed: Mapped[str | None] = mapped_column(Text)
+    """The value the check saw, as text; None for SQL NULL."""
+    expectation: Mapped[str] = mapped_column(Text)
+    """What the check wanted, for people: ``null_check equal_to 0``, ``between 10 and 20``."""
+    passed: Mapped[bool] = mapped_column(Boolean)
+    severity: Mapped[str] = mapped_column(String(10))
+    """error (a failure fails the task) or warn (it is only recorded)."""
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(None, "dag_id", "run_id", "task_id", "map_index", "try_number"),
+        Index(None, "table_name", "id"),
+        Index(None, "dag_id", "id"),
+    )
+
+    @property
+    def outcome(self) -> str:
+        """``pass``, ``fail``, or ``warn`` (a failed check of severity warn)."""
+        if self.passed:
+            return "pass"
+        return "warn" if self.severity == "warn" else "fail"

@@ -9,7 +9,7 @@ before encryption) still read.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -115,6 +115,12 @@ def list_variables(
     """One page of the variables whose key contains ``search``, by key, and their total."""
     rows, total = fetch_page(session, _query(search), limit, offset, scalars=True)
     return [_entry(session, row) for row in rows], total
+
+
+def iter_variables(session: Session) -> Iterator[VariableEntry]:
+    """Every variable with its value (the web server masks secret ones in task output)."""
+    for row in session.scalars(select(Variable).order_by(Variable.key)):
+        yield _entry(session, row)
 
 
 def get_variable(session: Session, key: str) -> VariableEntry | None:

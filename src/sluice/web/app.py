@@ -22,11 +22,11 @@ from sluice.web.rendering import STATIC, error_page
 API_PREFIX = "/api/v1"
 API_MODULES = (
     "meta", "dags", "dag_runs", "task_instances", "logs", "xcoms", "variables",
-    "connections", "pools", "import_errors", "users",
+    "connections", "pools", "import_errors", "users", "checks",
 )  # fmt: skip
 PAGE_MODULES = (
     "auth", "dags", "dag_detail", "trigger", "task_instance", "browse", "variables",
-    "connections", "pools", "users", "configuration",
+    "connections", "pools", "users", "configuration", "checks",
 )  # fmt: skip
 
 # Scripts come from this server only (inline ones: the theme switch, Swagger UI's start).

@@ -8,6 +8,7 @@ their state.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -114,6 +115,10 @@ class ClearOut(BaseModel):
         description="Running instances a clear does not touch."
     )
     requeued_runs: list[str] = Field(description="Finished runs that went back to queued.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="ExternalTaskMarker tasks that were not followed into another DAG, and why.",
+    )
 
 
 class NewState(Body):
@@ -275,10 +280,12 @@ def narrow(plan: ClearPlan, task_ids: list[str] | None, map_indexes: list[int] |
     named, indexes = set(task_ids), set(map_indexes)
 
     def keep(ti: TaskInstance) -> bool:
-        return ti.task_id not in named or ti.map_index in indexes
+        # Instances of other DAGs (reached through ExternalTaskMarker) are not narrowed.
+        other_dag = ti.dag_id != plan.dag.dag_id
+        return other_dag or ti.task_id not in named or ti.map_index in indexes
 
-    return ClearPlan(
-        dag=plan.dag,
+    return replace(
+        plan,
         chosen=[(ti, run) for ti, run in plan.chosen if keep(ti)],
         running=[(ti, run) for ti, run in plan.running if keep(ti)],
     )
@@ -308,7 +315,7 @@ def clear_task_instances(
     running = [instance_out(ti, run) for ti, run in plan.running]
     if body.dry_run:
         return ClearOut(dry_run=True, task_instances=chosen, running_left_alone=running,
-                        requeued_runs=[])  # fmt: skip
+                        requeued_runs=[], notes=plan.notes)  # fmt: skip
     result = apply_clear(session, user.actor(request), plan)
     cleared = set(result.cleared)
     return ClearOut(
@@ -316,6 +323,7 @@ def clear_task_instances(
         task_instances=[instance_out(ti, run) for ti, run in plan.chosen if ti.id in cleared],
         running_left_alone=running,
         requeued_runs=result.requeued_runs,
+        notes=plan.notes,
     )
 
 

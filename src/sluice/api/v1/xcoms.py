@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from sluice.api.deps import DbSession, Paging, Reader
+from sluice.api.deps import Ctx, DbSession, Paging, Reader
 from sluice.api.pagination import Page, fetch
 from sluice.api.problems import ApiError
 from sluice.api.v1.task_instances import MapIndex, lookup
@@ -79,6 +79,7 @@ def get_xcom_entry(
     task_id: str,
     xcom_key: str,
     session: DbSession,
+    ctx: Ctx,
     user: Reader,
     map_index: MapIndex = None,
 ) -> XComValueOut:
@@ -89,4 +90,4 @@ def get_xcom_entry(
         keys = instance_xcom_keys(session, run, ti)
         where = f" for task '{task_id}' in run '{dag_run_id}'"
         raise ApiError(404, unknown_id_message("XCom key", xcom_key, keys, where))
-    return XComValueOut(**entry_fields(row), value=decoded(row.value))
+    return XComValueOut(**entry_fields(row), value=ctx.secrets.redact(decoded(row.value)))

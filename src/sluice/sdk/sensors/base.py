@@ -18,7 +18,7 @@ from sluice.core.errors import (
     SkipTask,
     TaskTimeout,
 )
-from sluice.sdk.operator import BaseOperator, Context
+from sluice.sdk.operator import BaseOperator, Context, task_where
 
 log = logging.getLogger("sluice.task")
 
@@ -69,7 +69,7 @@ class BaseSensorOperator(BaseOperator):
         self.soft_fail = soft_fail
         if mode not in MODES:
             raise DagDefinitionError(
-                f"{_where(self)}: mode must be one of {', '.join(MODES)}, got {mode!r}"
+                f"{task_where(self)}: mode must be one of {', '.join(MODES)}, got {mode!r}"
             )
         self.mode = mode
         self.exponential_backoff = exponential_backoff
@@ -162,12 +162,11 @@ class BaseSensorOperator(BaseOperator):
         return float(min(min_backoff + run_hash % min_backoff, timedelta.max.total_seconds() - 1))
 
 
-def _where(task: BaseOperator) -> str:
-    dag = f" of DAG '{task.dag.dag_id}'" if task.dag else ""
-    return f"task '{task.task_id}'{dag}"
-
-
 def _seconds(task: BaseOperator, name: str, value: object) -> float:
+    return seconds_argument(task_where(task), name, value)
+
+
+def seconds_argument(where: str, name: str, value: object) -> float:
     """A duration argument as seconds; DagDefinitionError for anything but a non-negative
     number or timedelta."""
     if isinstance(value, timedelta):
@@ -178,7 +177,7 @@ def _seconds(task: BaseOperator, name: str, value: object) -> float:
         seconds = -1.0
     if seconds < 0:
         raise DagDefinitionError(
-            f"{_where(task)}: {name} must be a non-negative number of seconds or a timedelta, "
+            f"{where}: {name} must be a non-negative number of seconds or a timedelta, "
             f"got {value!r}"
         )
     return seconds

@@ -8,6 +8,7 @@ form carries the ids it showed, so that no more than those is changed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -39,6 +40,7 @@ from sluice.store.ti_listings import (
 )
 from sluice.web.dates import parse_day
 from sluice.web.links import instance_url
+from sluice.web.pages.checks import try_checks
 from sluice.web.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -88,7 +90,7 @@ def task_instance_page(
     log_error = ""
     try:
         found = find_try_log(session, ctx.log_folder, ti, shown_try)
-        chunk = read_log(found.path, 0, over=found.over)
+        chunk = read_log(found.path, 0, over=found.over, mask=ctx.secrets.mask_text)
         poll = _poll(dag_id, run_id, ti, shown_try, chunk.offset, 0)
         log = {"try_number": shown_try, "content": chunk.content, "finished": chunk.finished,
                "poll": poll}  # fmt: skip
@@ -97,7 +99,10 @@ def task_instance_page(
             log_error = exc.detail  # the rest of the page is still worth seeing
         elif try_number is not None:
             raise  # a try that does not exist
-    xcoms = [(row.key, decoded(row.value)) for row in instance_xcoms(session, run, ti, MAX_XCOMS)]
+    xcoms = [
+        (row.key, ctx.secrets.redact(decoded(row.value)))
+        for row in instance_xcoms(session, run, ti, MAX_XCOMS)
+    ]
     href = instance_url(dag_id, run_id, task_id, map_index=_map_query(ti))
     return render(request, "ti_page.html", {
         "nav": "dags", "dag_id": dag_id, "run": run, "ti": ti, "tries": tries,
@@ -105,7 +110,7 @@ def task_instance_page(
         "max_xcoms": MAX_XCOMS,
         "rendered": rendered_fields(ti), "task": _task_definition(session, dag_id, task_id),
         "siblings": indexes if ti.map_index >= 0 else [], "href": href,
-        "map_query": _map_query(ti),
+        "map_query": _map_query(ti), "checks": try_checks(session, ti, shown_try),
     })  # fmt: skip
 
 
@@ -146,7 +151,7 @@ def log_piece(
     get_run(session, dag_id, run_id)
     ti = find_instance(session, dag_id, run_id, task_id, map_index)
     found = find_try_log(session, ctx.log_folder, ti, try_number)
-    chunk = read_log(found.path, offset, over=found.over)
+    chunk = read_log(found.path, offset, over=found.over, mask=ctx.secrets.mask_text)
     poll = None if chunk.finished else _poll(dag_id, run_id, ti, try_number, chunk.offset, offset)
     status = STOP_POLLING if chunk.finished else 200
     return render(request, "ti_log_piece.html", {"content": chunk.content, "poll": poll},
@@ -172,8 +177,8 @@ def download_log(
     name = f"{dag_id}_{run_id}_{task_id}{suffix}_attempt{try_number}.log"
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
     headers = {"Content-Disposition": f'attachment; filename="{safe}"'}
-    return StreamingResponse(stream_log(found.path), media_type="text/plain; charset=utf-8",
-                             headers=headers)  # fmt: skip
+    body = stream_log(found.path, ctx.secrets.mask_text)
+    return StreamingResponse(body, media_type="text/plain; charset=utf-8", headers=headers)
 
 
 # -- actions on one instance --------------------------------------------------------------
@@ -219,7 +224,9 @@ def clear_instance(
         if ti.map_index >= 0:
             hidden.append(("map_index", str(ti.map_index)))
         action = instance_url(dag_id, run_id, task_id, "/clear")
-        return _confirm_clear(request, plan.chosen, plan.running, hidden, action, back)
+        return _confirm_clear(
+            request, plan.chosen, plan.running, hidden, action, back, notes=plan.notes
+        )
     return _apply(request, session, user, _only(plan, ids or []), back)
 
 
@@ -230,20 +237,22 @@ def _confirm_clear(
     hidden: list[tuple[str, str]],
     action: str,
     back: str,
+    *,
+    notes: list[str] | None = None,
 ) -> Response:
-    """The dry run: what a clear will reset, and a form that confirms exactly that."""
+    """The dry run: what a clear will reset (in other DAGs too, through ExternalTaskMarker
+    tasks), and a form that confirms exactly that."""
     hidden = [*hidden, ("confirmed", "1"), *(("ids", str(ti.id)) for ti, _ in chosen)]
     return render(request, "ti_clear_confirm.html", {
         "nav": "browse", "chosen": chosen, "running": running, "hidden": hidden,
-        "action": action, "back": back,
+        "action": action, "back": back, "notes": notes or [],
     })  # fmt: skip
 
 
 def _only(plan: ClearPlan, ids: Iterable[int]) -> ClearPlan:
     """The plan kept to the instances the confirmed dry run showed."""
     shown = set(ids)
-    chosen = [(ti, run) for ti, run in plan.chosen if ti.id in shown]
-    return ClearPlan(dag=plan.dag, chosen=chosen, running=plan.running)
+    return replace(plan, chosen=[(ti, run) for ti, run in plan.chosen if ti.id in shown])
 
 
 def _apply(
