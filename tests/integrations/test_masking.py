@@ -177,3 +177,43 @@ def test_masking_can_be_turned_off(stored: Stored, tmp_path: Path) -> None:
     stored.run("leaky", run_id, "leak")
     (error,) = [t.error for t in stored.tries("leaky", "leak")]
     assert error == f"ValueError: cannot log in with {PASSWORD}"
+
+
+def test_a_piece_of_log_never_shows_part_of_a_secret(tmp_path: Path) -> None:
+    from sluice.api.log_files import read_log, stream_log
+
+    path = tmp_path / "attempt=1.log"
+    path.write_text("connect with hunter2-supersecret ok\nnext line\n")
+    masker = SecretsMasker()
+    masker.add("hunter2-supersecret")
+    secret_at = path.read_text().index("hunter2")
+    # A piece that starts inside the secret, and one whose end cuts it.
+    inside = read_log(path, secret_at + 1, over=True, masker=masker)
+    assert inside.content == "*** ok\nnext line\n"
+    cut = read_log(path, 0, over=True, masker=masker, max_bytes=secret_at + 4)
+    assert cut.content == "connect with ***"
+    rest = read_log(path, cut.offset, over=True, masker=masker)
+    assert rest.content.startswith("*** ok")
+    assert b"".join(stream_log(path, masker)).decode() == "connect with *** ok\nnext line\n"
+
+
+def test_many_secrets_are_masked_at_once() -> None:
+    masker = SecretsMasker()
+    with masker.batch():
+        for n in range(2000):
+            masker.add(f"secret-value-{n:05d}")
+    assert masker.mask_text("a secret-value-01999 b secret-value-0 c") == "a *** b secret-value-0 c"
+    # Longest first: a secret that begins with another is masked whole.
+    masker.add("secret-value-01999-and-more")
+    assert masker.mask_text("x secret-value-01999-and-more y") == "x *** y"
+
+
+def test_escaped_forms_and_json_values_of_a_secret_variable_are_masked() -> None:
+    from sluice.integrations.masking import register_variable
+
+    register_variable("db_password", "it's\\secret")
+    assert mask_text(repr("it's\\secret")) in ("'***'", '"***"')
+    assert mask_text(json.dumps({"pw": "it's\\secret"})) == '{"pw": "***"}'
+    # A secret-named JSON variable: each of its values, as read with deserialize_json.
+    register_variable("api_secret", '{"client_id": "abc-client-123", "scope": "reports"}')
+    assert mask_text("id abc-client-123 scope reports") == "id *** scope ***"

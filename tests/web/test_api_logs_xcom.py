@@ -12,6 +12,7 @@ from tests.web.conftest import Web
 from tests.web.ti_helpers import Seeded, add_try, add_xcom, seed, set_log_path, write_log
 
 from sluice.api.log_files import read_log
+from sluice.integrations.masking import SecretsMasker
 
 API = "/api/v1"
 SECRET = "TOP SECRET: root:x:0:0"
@@ -107,13 +108,13 @@ def test_log_of_a_queued_try_is_empty_and_unknown_tries_are_404(web: Web) -> Non
 def test_utf8_is_cut_at_whole_characters(tmp_path: Path) -> None:
     path = tmp_path / "attempt=1.log"
     path.write_text("añb€")  # a, 2-byte ñ, b, 3-byte €
-    first = read_log(path, 0, over=True, mask=str, max_bytes=2)
+    first = read_log(path, 0, over=True, masker=SecretsMasker(), max_bytes=2)
     assert first.content == "a" and first.offset == 1 and first.finished is False
-    second = read_log(path, first.offset, over=True, mask=str, max_bytes=4)
+    second = read_log(path, first.offset, over=True, masker=SecretsMasker(), max_bytes=4)
     assert second.content == "ñb" and second.offset == 4
-    third = read_log(path, second.offset, over=True, mask=str, max_bytes=256)
+    third = read_log(path, second.offset, over=True, masker=SecretsMasker(), max_bytes=256)
     assert third.content == "€" and third.finished is True
-    assert read_log(None, 0, over=False, mask=str).content == ""
+    assert read_log(None, 0, over=False, masker=SecretsMasker()).content == ""
 
 
 # -- no way out of the logs folder --------------------------------------------------------

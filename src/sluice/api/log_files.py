@@ -12,7 +12,7 @@ import codecs
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from sluice.api.problems import ApiError
 from sluice.core.states import TaskInstanceState
+from sluice.integrations.masking import SecretsMasker
 from sluice.store.tables import TaskInstance, TaskTry
 from sluice.store.ti_listings import get_try
 
@@ -116,16 +117,21 @@ def _open(path: Path) -> int | None:
     return fd
 
 
+MASK_CONTEXT = 4096
+"""Bytes read on each side of a piece of log, so that a secret cut by the piece's ends is
+still recognised and masked."""
+
+
 def read_log(
     path: Path | None,
     offset: int,
     *,
     over: bool,
-    mask: Callable[[str], str],
+    masker: SecretsMasker,
     max_bytes: int = MAX_CHUNK,
 ) -> LogChunk:
     """Up to ``max_bytes`` of the log from byte ``offset``, cut at a whole UTF-8 character,
-    its text passed through ``mask`` (the stored secrets).
+    with the secrets ``masker`` knows masked (also one the piece's ends cut in two).
 
     ``over``: the try has ended, so reaching the end of the file finishes the log.
     """
@@ -135,20 +141,25 @@ def read_log(
     with os.fdopen(fd, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         start = min(offset, size)
-        handle.seek(start)
+        lead = min(start, MASK_CONTEXT)
+        handle.seek(start - lead)
+        before = handle.read(lead)
         data = handle.read(max_bytes)
+        after = handle.read(MASK_CONTEXT)
     at_end = start + len(data) >= size
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = decoder.decode(data, final=over and at_end)
     pending = len(decoder.getstate()[0])  # A character split by the cut: read it next time.
-    return LogChunk(
-        content=mask(text), offset=start + len(data) - pending, finished=over and at_end
-    )
+    around_before = before.decode("utf-8", errors="replace")
+    around_after = (data[len(data) - pending :] + after).decode("utf-8", errors="replace")
+    whole = around_before + text + around_after
+    content = masker.mask_slice(whole, len(around_before), len(around_before) + len(text))
+    return LogChunk(content=content, offset=start + len(data) - pending, finished=over and at_end)
 
 
-def stream_log(path: Path | None, mask: Callable[[str], str]) -> Iterator[bytes]:
-    """The whole log file, in blocks of whole lines passed through ``mask`` (nothing when
-    it does not exist yet)."""
+def stream_log(path: Path | None, masker: SecretsMasker) -> Iterator[bytes]:
+    """The whole log file, in blocks of whole lines with the secrets ``masker`` knows
+    masked (nothing when it does not exist yet)."""
     fd = _open(path) if path is not None else None
     if fd is None:
         return
@@ -161,7 +172,7 @@ def stream_log(path: Path | None, mask: Callable[[str], str]) -> Iterator[bytes]
             cut = text.rfind("\n") + 1
             rest = text[cut:]
             if cut:
-                yield mask(text[:cut]).encode()
+                yield masker.mask_text(text[:cut]).encode()
     rest += decoder.decode(b"", final=True)
     if rest:
-        yield mask(rest).encode()
+        yield masker.mask_text(rest).encode()

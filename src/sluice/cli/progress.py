@@ -22,6 +22,7 @@ from sluice.core.states import DagRunState, TaskInstanceState, TaskState
 from sluice.integrations.masking import configure_masking, mask_text
 from sluice.integrations.runtime import Opener
 from sluice.runner.local_run import InstanceRecord, LocalDagRun, RunResult
+from sluice.runner.task_logs import MaskingStream
 from sluice.sdk.dag import DAG
 
 if TYPE_CHECKING:
@@ -96,6 +97,9 @@ def task_logs(settings: Settings, progress: RunProgress) -> Iterator[None]:
     tasks read masked."""
     configure_masking(settings)
     handler = _TaskLogHandler(progress)
+    # What tasks print reaches the terminal masked too.
+    stdout = contextlib.redirect_stdout(MaskingStream(sys.stdout))  # type: ignore[type-var]
+    stderr = contextlib.redirect_stderr(MaskingStream(sys.stderr))  # type: ignore[type-var]
     handler.setFormatter(logging.Formatter("%(message)s"))
     saved: list[tuple[logging.Logger, int, bool]] = []
     for name in LOGGERS:
@@ -106,7 +110,8 @@ def task_logs(settings: Settings, progress: RunProgress) -> Iterator[None]:
         # Not also through the root logger, or a configured root would print every line twice.
         logger.propagate = False
     try:
-        yield
+        with stdout, stderr:
+            yield
     finally:
         for logger, level, propagate in saved:
             logger.removeHandler(handler)

@@ -25,6 +25,7 @@ from sluice.cli.progress import (
 )
 from sluice.core.states import TaskInstanceState
 from sluice.core.xcom_codec import decode_xcom
+from sluice.integrations.masking import redact
 from sluice.integrations.runtime import use_store
 
 _OK_STATES = (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED)
@@ -111,7 +112,8 @@ def test_task(
     for (xcom_task, map_index, key), raw in sorted(run.xcom.values.items()):
         if xcom_task == task_id:
             where = f"[{map_index}]" if map_index >= 0 else ""
-            click.echo(f"XCom {key}{where}: {json.dumps(jsonable(decode_xcom(raw)))}")
+            value = redact(jsonable(decode_xcom(raw)), key)
+            click.echo(f"XCom {key}{where}: {json.dumps(value)}")
     for record in records:
         click.echo(
             f"Task {instance_label(record)}: {state_text(record.state)}"

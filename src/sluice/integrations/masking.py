@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -41,6 +42,7 @@ class SecretsMasker:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
+        self._batching = False
 
     def configure(self, *, enabled: bool, extra_words: Iterable[str]) -> None:
         """Set ``[core] hide_sensitive_var_conn_fields`` and ``sensitive_var_conn_names``."""
@@ -60,13 +62,29 @@ class SecretsMasker:
             return
         found: set[str] = set()
         _collect(secret, found)
-        new = {s for s in found if len(s) >= MIN_LENGTH} - self._secrets
-        if not new:
-            return
+        self.add_texts(found)
+
+    def add_texts(self, texts: Iterable[str]) -> None:
+        """Register secret texts (the pattern is built again, unless in :meth:`batch`)."""
         with self._lock:
+            new = {t for t in texts if len(t) >= MIN_LENGTH} - self._secrets
+            if not new:
+                return
             self._secrets |= new
-            ordered = sorted(self._secrets, key=len, reverse=True)  # longest first
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            if not self._batching:
+                self._pattern = re.compile(_trie_pattern(self._secrets))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Register many secrets in the block; the pattern is built once, at its end."""
+        self._batching = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batching = False
+                if self._secrets:
+                    self._pattern = re.compile(_trie_pattern(self._secrets))
 
     def mask_text(self, text: str) -> str:
         """``text`` with every registered secret replaced by ``***``."""
@@ -74,6 +92,28 @@ class SecretsMasker:
         if pattern is None or not self.enabled or not text:
             return text
         return pattern.sub(MASK, text)
+
+    def mask_slice(self, text: str, start: int, end: int) -> str:
+        """``text[start:end]`` masked as it stands inside ``text``: a secret that begins
+        before ``start`` or ends after ``end`` is masked too (a piece of a log read from
+        an offset, with the text around it)."""
+        pattern = self._pattern
+        if pattern is None or not self.enabled:
+            return text[start:end]
+        out: list[str] = []
+        pos = start
+        for match in pattern.finditer(text):
+            if match.end() <= start:
+                continue
+            if match.start() >= end:
+                break
+            if match.start() > pos:
+                out.append(text[pos : match.start()])
+            out.append(MASK)
+            pos = max(pos, match.end())
+        if pos < end:
+            out.append(text[pos:end])
+        return "".join(out)
 
     def redact(self, value: Any, name: str | None = None) -> Any:
         """JSON-like ``value`` with registered secrets masked inside its texts, and the
@@ -102,19 +142,52 @@ class SecretsMasker:
 
 
 def _collect(value: Any, into: set[str]) -> None:
+    """Every text in ``value``, line by line, with the forms it takes when written out:
+    percent-encoded (in a URI), escaped in ``repr`` and in JSON (a dict or list logged)."""
     if isinstance(value, str):
         for line in value.splitlines() or [value]:
             if line.strip():
                 into.add(line)
                 into.add(quote(line, safe=""))
+                into.add(repr(line)[1:-1])
+                into.add(json.dumps(line)[1:-1])
+                into.add(json.dumps(line, ensure_ascii=False)[1:-1])
     elif isinstance(value, dict):
         for item in value.values():
             _collect(item, into)
     elif isinstance(value, list | tuple | set):
         for item in value:
             _collect(item, into)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        into.add(str(value))
+
+
+def _trie_pattern(texts: Iterable[str]) -> str:
+    """A regex matching any of ``texts``, longest first, shaped as a trie: with thousands
+    of secrets, matching costs a walk down shared prefixes, not a try of each one."""
+    trie: dict[str, Any] = {}
+    for text in texts:
+        node = trie
+        for char in text:
+            node = node.setdefault(char, {})
+        node[""] = {}  # the end of a secret
+
+    def pattern(node: dict[str, Any]) -> str:
+        # A run of single letters is written out in a loop: recursion only where the trie
+        # branches, so that a secret of thousands of characters (a token) is no deeper.
+        run = ""
+        while len(node) == 1 and "" not in node:
+            ((char, node),) = node.items()
+            run += re.escape(char)
+        ends = "" in node
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items())
+                    if char]  # fmt: skip
+        if not branches:
+            return run
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if ends:  # a shorter secret ends here: the longer ones are tried first
+            body = "(?:" + body + ")?"
+        return run + body
+
+    return pattern(trie)
 
 
 MASKER = SecretsMasker()
@@ -170,7 +243,10 @@ def register_into(
     if variable is not None:
         key, value = variable
         masker.add(value, key)
-        _add_sensitive_fields(masker, _json_or_none(value))
+        parsed = _json_or_none(value)
+        if masker.is_sensitive(key):
+            masker.add(parsed)  # its values as read with deserialize_json, one by one
+        _add_sensitive_fields(masker, parsed)
     if connection is not None:
         password, extra = connection
         masker.add(password)

@@ -22,6 +22,7 @@ from sluice.config import Settings
 from sluice.core.messages import CallbackWorkload, TaskInstanceKey
 from sluice.core.states import TaskInstanceState
 from sluice.integrations.email.alerts import send_task_alert
+from sluice.integrations.masking import configure_masking
 from sluice.integrations.runtime import use_store
 from sluice.runner.dag_cache import DagCache
 from sluice.runner.db_context import StoredRun, TryFacts, load_run, prepare_try
@@ -61,6 +62,7 @@ def run_callback_workload(
     except Exception as exc:
         log.error("%s callback of run %s not run: %s", workload.kind, workload.run_id, exc)
         return NOT_LOADED
+    configure_masking(settings)
     level = settings.get_str("logging", "level")
     base = settings.base_log_folder
     if workload.task_id is None:

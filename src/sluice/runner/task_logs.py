@@ -56,8 +56,9 @@ class _TaskLogFormatter(logging.Formatter):
         return mask_text(super().format(record))
 
 
-class _MaskingStream:
-    """The log file as ``print`` sees it: what is written goes through the masker."""
+class MaskingStream:
+    """A text stream as ``print`` sees it (the log file, a terminal): what is written goes
+    through the masker."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -85,7 +86,7 @@ def capture_to_log(path: Path, level: str = "INFO") -> Iterator[TextIO]:
         root.handlers = [handler]
         root.setLevel(level)
         try:
-            with _descriptors_to(stream), _streams_to(_MaskingStream(stream)):  # type: ignore[arg-type]
+            with _descriptors_to(stream), _streams_to(MaskingStream(stream)):  # type: ignore[arg-type]
                 yield stream
         finally:
             root.handlers = saved_handlers

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from sluice.core.errors import StoreError
 from sluice.core.secrets_names import MASK, is_sensitive_key
-from sluice.store.cipher import rekey, seal, unseal
+from sluice.store.cipher import SecretKeyError, rekey, seal, unseal
 from sluice.store.engine import session_cipher
 from sluice.store.paging import fetch_page
 from sluice.store.tables import ID, Connection
@@ -262,10 +262,14 @@ def get_connection_secrets(session: Session, conn_id: str) -> ConnectionSecrets 
     return None if row is None else _secrets(session, row)
 
 
-def iter_connection_secrets(session: Session) -> Iterator[ConnectionSecrets]:
-    """Every connection with its password (the web server masks them in task output)."""
+def iter_connection_secrets(session: Session, unreadable: list[str]) -> Iterator[ConnectionSecrets]:
+    """Every connection with its password (the web server masks them in task output); the
+    ids of those the Fernet key cannot decrypt go to ``unreadable`` instead."""
     for row in session.scalars(select(Connection).order_by(Connection.conn_id)):
-        yield _secrets(session, row)
+        try:
+            yield _secrets(session, row)
+        except SecretKeyError:
+            unreadable.append(row.conn_id)
 
 
 def _secrets(session: Session, row: Connection) -> ConnectionSecrets:

@@ -18,7 +18,7 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from sluice.core.errors import StoreError
-from sluice.store.cipher import rekey, seal, unseal
+from sluice.store.cipher import SecretKeyError, rekey, seal, unseal
 from sluice.store.engine import session_cipher
 from sluice.store.paging import fetch_page
 from sluice.store.tables import ID, Variable
@@ -117,10 +117,14 @@ def list_variables(
     return [_entry(session, row) for row in rows], total
 
 
-def iter_variables(session: Session) -> Iterator[VariableEntry]:
-    """Every variable with its value (the web server masks secret ones in task output)."""
+def iter_variables(session: Session, unreadable: list[str]) -> Iterator[VariableEntry]:
+    """Every variable with its value (the web server masks secret ones in task output); the
+    keys of those the Fernet key cannot decrypt go to ``unreadable`` instead."""
     for row in session.scalars(select(Variable).order_by(Variable.key)):
-        yield _entry(session, row)
+        try:
+            yield _entry(session, row)
+        except SecretKeyError:
+            unreadable.append(row.key)
 
 
 def get_variable(session: Session, key: str) -> VariableEntry | None:

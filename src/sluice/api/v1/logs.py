@@ -53,7 +53,7 @@ def get_log(
     """
     ti, _ = lookup(session, dag_id, dag_run_id, task_id, map_index)
     log = find_try_log(session, ctx.log_folder, ti, try_number)
-    chunk = read_log(log.path, offset, over=log.over, mask=ctx.secrets.mask_text)
+    chunk = read_log(log.path, offset, over=log.over, masker=ctx.secrets.masker())
     if "text/plain" in request.headers.get("accept", ""):
         headers = {"X-Log-Offset": str(chunk.offset),
                    "X-Log-Finished": "true" if chunk.finished else "false"}  # fmt: skip

@@ -8,6 +8,7 @@ their state.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from sluice.actions.clearing import ClearPlan, apply_clear, mark_instance, plan_clear
 from sluice.actions.common import ActionRefused
 from sluice.api.bodies import Body
-from sluice.api.deps import DbSession, Operator, Paging, Reader
+from sluice.api.deps import Ctx, DbSession, Operator, Paging, Reader
 from sluice.api.pagination import Page
 from sluice.api.problems import ApiError
 from sluice.core.states import TaskInstanceState
@@ -233,20 +234,22 @@ def get_task_instance(
     dag_run_id: str,
     task_id: str,
     session: DbSession,
+    ctx: Ctx,
     user: Reader,
     map_index: MapIndex = None,
 ) -> TaskInstanceDetail:
     """One task instance; a mapped task's instances need `map_index`."""
     ti, run = lookup(session, dag_id, dag_run_id, task_id, map_index)
-    return TaskInstanceDetail(**_fields(ti, run), rendered_fields=rendered_fields(ti))
+    rendered = ctx.secrets.redact(rendered_fields(ti))
+    return TaskInstanceDetail(**_fields(ti, run), rendered_fields=rendered)
 
 
-def try_out(row: TaskTry) -> TaskTryOut:
-    """The API's view of a try."""
+def try_out(row: TaskTry, mask: Callable[[str], str]) -> TaskTryOut:
+    """The API's view of a try, its error passed through ``mask``."""
     return TaskTryOut(
         try_number=row.try_number, state=row.state, start_date=row.start_date,
         end_date=row.end_date, duration=row.duration, hostname=row.hostname, pid=row.pid,
-        exit_code=row.exit_code, error=row.error,
+        exit_code=row.exit_code, error=mask(row.error) if row.error else row.error,
     )  # fmt: skip
 
 
@@ -259,6 +262,7 @@ def list_tries(
     dag_run_id: str,
     task_id: str,
     session: DbSession,
+    ctx: Ctx,
     page: Paging,
     user: Reader,
     map_index: MapIndex = None,
@@ -268,7 +272,8 @@ def list_tries(
     tries = instance_tries(session, ti)  # A handful: the task's retries bound them.
     shown = tries[page.offset : page.offset + page.limit]
     return Page(
-        items=[try_out(row) for row in shown], total=len(tries), limit=page.limit,
+        items=[try_out(row, ctx.secrets.mask_text) for row in shown], total=len(tries),
+        limit=page.limit,
         offset=page.offset,
     )  # fmt: skip
 

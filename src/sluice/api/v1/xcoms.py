@@ -90,4 +90,4 @@ def get_xcom_entry(
         keys = instance_xcom_keys(session, run, ti)
         where = f" for task '{task_id}' in run '{dag_run_id}'"
         raise ApiError(404, unknown_id_message("XCom key", xcom_key, keys, where))
-    return XComValueOut(**entry_fields(row), value=ctx.secrets.redact(decoded(row.value)))
+    return XComValueOut(**entry_fields(row), value=ctx.secrets.redact(decoded(row.value), row.key))

@@ -103,15 +103,17 @@ def exception_html(exception: Failure) -> str:
 
 
 def exception_text(exception: Failure) -> str:
-    """``Type: message`` of an exception, or the scheduler's reason as it is."""
+    """``Type: message`` of an exception, or the scheduler's reason as it is, with the
+    secrets the task read masked (before any escaping, which would hide them from it)."""
     if exception is None:
         return "(no exception recorded)"
     if isinstance(exception, str):
-        return exception
+        return mask_text(exception)
     if isinstance(exception, SystemExit):
         return f"task called sys.exit({exception.code!r})"
     message = str(exception)
-    return f"{type(exception).__name__}: {message}" if message else type(exception).__name__
+    text = f"{type(exception).__name__}: {message}" if message else type(exception).__name__
+    return mask_text(text)
 
 
 def task_log_url(

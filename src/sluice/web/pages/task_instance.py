@@ -90,7 +90,7 @@ def task_instance_page(
     log_error = ""
     try:
         found = find_try_log(session, ctx.log_folder, ti, shown_try)
-        chunk = read_log(found.path, 0, over=found.over, mask=ctx.secrets.mask_text)
+        chunk = read_log(found.path, 0, over=found.over, masker=ctx.secrets.masker())
         poll = _poll(dag_id, run_id, ti, shown_try, chunk.offset, 0)
         log = {"try_number": shown_try, "content": chunk.content, "finished": chunk.finished,
                "poll": poll}  # fmt: skip
@@ -100,7 +100,7 @@ def task_instance_page(
         elif try_number is not None:
             raise  # a try that does not exist
     xcoms = [
-        (row.key, ctx.secrets.redact(decoded(row.value)))
+        (row.key, ctx.secrets.redact(decoded(row.value), row.key))
         for row in instance_xcoms(session, run, ti, MAX_XCOMS)
     ]
     href = instance_url(dag_id, run_id, task_id, map_index=_map_query(ti))
@@ -108,7 +108,9 @@ def task_instance_page(
         "nav": "dags", "dag_id": dag_id, "run": run, "ti": ti, "tries": tries,
         "shown_try": shown_try, "log": log, "log_error": log_error, "xcoms": xcoms,
         "max_xcoms": MAX_XCOMS,
-        "rendered": rendered_fields(ti), "task": _task_definition(session, dag_id, task_id),
+        "rendered": ctx.secrets.redact(rendered_fields(ti)),
+        "task": _task_definition(session, dag_id, task_id),
+        "try_errors": {t.try_number: ctx.secrets.mask_text(t.error or "") for t in tries},
         "siblings": indexes if ti.map_index >= 0 else [], "href": href,
         "map_query": _map_query(ti), "checks": try_checks(session, ti, shown_try),
     })  # fmt: skip
@@ -151,7 +153,7 @@ def log_piece(
     get_run(session, dag_id, run_id)
     ti = find_instance(session, dag_id, run_id, task_id, map_index)
     found = find_try_log(session, ctx.log_folder, ti, try_number)
-    chunk = read_log(found.path, offset, over=found.over, mask=ctx.secrets.mask_text)
+    chunk = read_log(found.path, offset, over=found.over, masker=ctx.secrets.masker())
     poll = None if chunk.finished else _poll(dag_id, run_id, ti, try_number, chunk.offset, offset)
     status = STOP_POLLING if chunk.finished else 200
     return render(request, "ti_log_piece.html", {"content": chunk.content, "poll": poll},
@@ -177,7 +179,7 @@ def download_log(
     name = f"{dag_id}_{run_id}_{task_id}{suffix}_attempt{try_number}.log"
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
     headers = {"Content-Disposition": f'attachment; filename="{safe}"'}
-    body = stream_log(found.path, ctx.secrets.mask_text)
+    body = stream_log(found.path, ctx.secrets.masker())
     return StreamingResponse(body, media_type="text/plain; charset=utf-8", headers=headers)
 
 
