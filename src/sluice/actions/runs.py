@@ -1,4 +1,4 @@
-"""Triggering a manual DAG run."""
+"""Triggering a manual DAG run, and deleting a run."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from sluice.actions.common import ActionRefused, Actor, check_conf, load_stored_dag
 from sluice.scheduler.runs import create_dag_run, make_run_id
+from sluice.store import run_admin
 from sluice.store.run_queries import find_clash, get_dag
 from sluice.store.tables import ID, DagRun
 from sluice.store.transitions import now
@@ -77,3 +78,13 @@ def _refuse_clash(clash: DagRun | None, dag_id: str, run_id: str, when: datetime
         f"DAG '{dag_id}' already has a run at logical date {when.isoformat()}:"
         f" '{clash.run_id}' ({clash.state}); give another logical date, or clear that run"
     )
+
+
+def delete_run(session: Session, actor: Actor, dag_id: str, run_id: str) -> dict[str, int]:
+    """Delete the run with its task instances, tries and XComs; the rows deleted per table.
+
+    RunBusy while one of its task instances runs.
+    """
+    counts = run_admin.delete_run(session, dag_id, run_id)
+    actor.record(session, "dag_runs_delete", dag_id=dag_id, run_id=run_id, extra=counts)
+    return counts

@@ -33,7 +33,6 @@ DRIVERS = {
     "mariadb": "mysql+pymysql",
 }
 HTTP_TYPES = ("http", "https")
-TESTABLE_TYPES = (*DRIVERS, "sqlite", *HTTP_TYPES)
 
 
 class StoredPasswordRefused(Exception):

@@ -12,9 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sluice.actions.common import ActionRefused
-from sluice.core.errors import DagNotFound, ParamValidationError, SluiceError, TransitionError
+from sluice.core.errors import DagNotFound, SluiceError, TransitionError
 from sluice.store.run_queries import DagRunNotFound, TaskInstanceNotFound
-from sluice.store.users import UserError
 
 PROBLEM_JSON = "application/problem+json"
 API_PREFIX = "/api/"
@@ -52,7 +51,6 @@ class NotAuthenticated(ApiError):
 
 NOT_FOUND = (DagNotFound, DagRunNotFound, TaskInstanceNotFound)
 CONFLICT = (ActionRefused, TransitionError)
-BAD_REQUEST = (ParamValidationError, UserError)
 
 
 def status_of(exc: SluiceError) -> int:

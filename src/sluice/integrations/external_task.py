@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sluice.core.errors import DagDefinitionError, SkipTask
 from sluice.core.states import DagRunState, TaskInstanceState
+from sluice.integrations.arguments import check_bool, check_callable
 from sluice.integrations.errors import IntegrationError, NoMetadataDatabase
 from sluice.integrations.runtime import current_store
 from sluice.sdk.operator import Context, task_where
@@ -113,21 +114,14 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise DagDefinitionError(
                 f"{where}: execution_delta must be a timedelta, got {execution_delta!r}"
             )
-        if execution_date_fn is not None and not callable(execution_date_fn):
-            raise DagDefinitionError(
-                f"{where}: execution_date_fn must be callable, got {execution_date_fn!r}"
-            )
+        check_callable(where, "execution_date_fn", execution_date_fn)
         if execution_delta is not None and execution_date_fn is not None:
             raise DagDefinitionError(
                 f"{where}: give execution_delta or execution_date_fn, not both"
             )
         self.execution_delta = execution_delta
         self.execution_date_fn = execution_date_fn
-        if not isinstance(check_existence, bool):
-            raise DagDefinitionError(
-                f"{where}: check_existence must be True or False, got {check_existence!r}"
-            )
-        self.check_existence = check_existence
+        self.check_existence = check_bool(where, "check_existence", check_existence)
         if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float):
             raise DagDefinitionError(
                 f"{where}: poll_interval must be a number of seconds, got {poll_interval!r}"

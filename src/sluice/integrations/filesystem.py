@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sluice.core.errors import DagDefinitionError
+from sluice.integrations.arguments import check_bool, check_conn_id
 from sluice.integrations.errors import ConnectionNotFound
 from sluice.integrations.lookup import find_connection, get_connection
 from sluice.integrations.runtime import current_store
@@ -49,15 +50,9 @@ class FileSensor(BaseSensorOperator):
             raise DagDefinitionError(
                 f"{where}: filepath must be a non-empty path or glob pattern, got {filepath!r}"
             )
-        if not isinstance(fs_conn_id, str) or not fs_conn_id:
-            raise DagDefinitionError(
-                f"{where}: fs_conn_id must be a connection id, got {fs_conn_id!r}"
-            )
-        if not isinstance(recursive, bool):
-            raise DagDefinitionError(f"{where}: recursive must be True or False, got {recursive!r}")
         self.filepath = filepath
-        self.fs_conn_id = fs_conn_id
-        self.recursive = recursive
+        self.fs_conn_id = check_conn_id(where, "fs_conn_id", fs_conn_id)
+        self.recursive = check_bool(where, "recursive", recursive)
         self._base_path: str | None = None
 
     @property

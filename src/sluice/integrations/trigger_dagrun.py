@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sluice.core.errors import DagDefinitionError, SkipTask
 from sluice.core.states import DagRunState
+from sluice.integrations.arguments import check_bool
 from sluice.integrations.errors import IntegrationError, NoMetadataDatabase
 from sluice.integrations.external_task import state_list
 from sluice.integrations.runtime import current_store
@@ -105,18 +106,14 @@ class TriggerDagRunOperator(BaseOperator):
             deferred = _deferred(logical_date)
             check_moment(where, "logical_date", logical_date, deferred=deferred)
         self.logical_date = logical_date
-        for name, flag in (
-            ("reset_dag_run", reset_dag_run),
-            ("wait_for_completion", wait_for_completion),
-            ("skip_when_already_exists", skip_when_already_exists),
-            ("fail_when_dag_is_paused", fail_when_dag_is_paused),
-        ):
-            if not isinstance(flag, bool):
-                raise DagDefinitionError(f"{where}: {name} must be True or False, got {flag!r}")
-        self.reset_dag_run = reset_dag_run
-        self.wait_for_completion = wait_for_completion
-        self.skip_when_already_exists = skip_when_already_exists
-        self.fail_when_dag_is_paused = fail_when_dag_is_paused
+        self.reset_dag_run = check_bool(where, "reset_dag_run", reset_dag_run)
+        self.wait_for_completion = check_bool(where, "wait_for_completion", wait_for_completion)
+        self.skip_when_already_exists = check_bool(
+            where, "skip_when_already_exists", skip_when_already_exists
+        )
+        self.fail_when_dag_is_paused = check_bool(
+            where, "fail_when_dag_is_paused", fail_when_dag_is_paused
+        )
         self.poke_interval = seconds_argument(where, "poke_interval", poke_interval)
         # As Airflow: no allowed states means success; failed_states=[] means none.
         self.allowed_states = _run_states(where, "allowed_states", allowed_states) or ["success"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sluice.core.errors import DagDefinitionError, ParsingError, ScheduleError
-from sluice.core.secrets_names import MASK, is_sensitive_key, redact_sensitive_keys
+from sluice.core.secrets_names import redact_sensitive_keys
 from sluice.parsing.json_values import json_safe, qualified_name
 from sluice.parsing.serialized import (
     GROUP,
@@ -215,9 +215,8 @@ def _operator_args(
         value = attr(name, _ABSENT)
         if value is _ABSENT:
             continue  # the operator keeps it under another name, or not at all
-        secret = is_sensitive_key(name) and value not in (None, "")
-        found[name] = MASK if secret else json_safe(value)
-    result: dict[str, Any] = redact_sensitive_keys(found)
+        found[name] = json_safe(value)
+    result: dict[str, Any] = redact_sensitive_keys(found)  # a secret-named argument too
     return result
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from sluice.core.errors import StoreError
-from sluice.core.secrets_names import MASK, is_sensitive_key
+from sluice.core.secrets_names import MASK, is_sensitive_key, redact_sensitive_keys
 from sluice.store.cipher import SecretKeyError, rekey, seal, unseal
 from sluice.store.engine import session_cipher
 from sluice.store.paging import fetch_page
@@ -196,16 +196,8 @@ def mask_extra(extra: str | None) -> str | None:
         loaded = json.loads(extra)
     except json.JSONDecodeError:
         return MASK  # not ours to show when we cannot tell what is secret
-    masked = _mask(loaded)
+    masked = redact_sensitive_keys(loaded)
     return extra if masked == loaded else json.dumps(masked)
-
-
-def _mask(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: MASK if is_sensitive_key(str(k)) and v else _mask(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask(item) for item in value]
-    return value
 
 
 def _unmask(new: Any, old: Any) -> Any:

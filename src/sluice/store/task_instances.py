@@ -305,20 +305,27 @@ def silent_running(session: Session, before: datetime) -> list[TaskInstance]:
     )
 
 
+def get_instance(
+    session: Session, dag_id: str, run_id: str, task_id: str, map_index: int
+) -> TaskInstance | None:
+    """The instance (dag_id, run_id, task_id, map_index), or None."""
+    return session.scalar(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == task_id,
+            TaskInstance.map_index == map_index,
+        )
+    )
+
+
 def by_keys(
     session: Session, keys: Sequence[tuple[str, str, str, int]]
 ) -> dict[tuple[str, str, str, int], TaskInstance]:
     """Instances by (dag_id, run_id, task_id, map_index)."""
     found: dict[tuple[str, str, str, int], TaskInstance] = {}
     for dag_id, run_id, task_id, map_index in keys:
-        ti = session.scalar(
-            select(TaskInstance).where(
-                TaskInstance.dag_id == dag_id,
-                TaskInstance.run_id == run_id,
-                TaskInstance.task_id == task_id,
-                TaskInstance.map_index == map_index,
-            )
-        )
+        ti = get_instance(session, dag_id, run_id, task_id, map_index)
         if ti is not None:
             found[(dag_id, run_id, task_id, map_index)] = ti
     return found

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sluice.core.suggestions import unknown_id_message
 from sluice.store.run_queries import TaskInstanceNotFound
 from sluice.store.tables import DagRun, TaskInstance, TaskTry, XCom
+from sluice.store.task_instances import get_instance
 
 NO_STATE = "none"
 """How a filter names "no state yet" (NULL in the table), as Airflow's API does."""
@@ -183,14 +184,7 @@ def find_instance(
         raise TaskInstanceNotFound(
             f"Task '{task_id}' has no map index {map_index}{where}; its map indexes are {listed}"
         )
-    ti = session.scalar(
-        select(TaskInstance).where(
-            TaskInstance.dag_id == dag_id,
-            TaskInstance.run_id == run_id,
-            TaskInstance.task_id == task_id,
-            TaskInstance.map_index == map_index,
-        )
-    )
+    ti = get_instance(session, dag_id, run_id, task_id, map_index)
     if ti is None:  # Removed between the two reads.
         raise TaskInstanceNotFound(f"Task '{task_id}' map index {map_index} is gone{where}")
     return ti

@@ -11,14 +11,14 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from sluice.actions.clearing import apply_clear, plan_clear
 from sluice.actions.common import ActionRefused
-from sluice.actions.runs import check_run_id, trigger_run
+from sluice.actions.runs import check_run_id, delete_run, trigger_run
 from sluice.api.bodies import Body
 from sluice.api.deps import DbSession, Operator, Paging, Reader
 from sluice.api.pagination import Page, fetch
 from sluice.api.problems import ApiError
 from sluice.core.states import DagRunState
 from sluice.store.listings import RunFilter, run_query
-from sluice.store.run_admin import RunBusy, delete_run
+from sluice.store.run_admin import RunBusy
 from sluice.store.run_queries import get_dag, get_run
 from sluice.store.tables import DagRun, TaskInstance
 
@@ -230,43 +230,10 @@ def remove_dag_run(
 ) -> Response:
     """Delete a run with its task instances, tries and XComs (409 while a task runs)."""
     try:
-        counts = delete_run(session, dag_id, dag_run_id)
+        delete_run(session, user.actor(request), dag_id, dag_run_id)
     except RunBusy as exc:
         raise ApiError(409, str(exc)) from None
-    user.actor(request).record(
-        session, "dag_runs_delete", dag_id=dag_id, run_id=dag_run_id, extra=counts
-    )
     return Response(status_code=204)
-
-
-def clear_run(
-    session: DbSession,
-    request: Request,
-    user: Operator,
-    dag_id: str,
-    run_id: str,
-    *,
-    only_failed: bool,
-    dry_run: bool,
-) -> ClearRunResult:
-    """Clear a run's task instances (all or the failed ones), or list them on a dry run."""
-    get_run(session, dag_id, run_id)
-    plan = plan_clear(session, dag_id, only_failed=only_failed, run_id=run_id)
-    # The states before the clear: what the user decided on.
-    chosen = [ClearedInstance.of(ti) for ti, _ in plan.chosen]
-    running = [ClearedInstance.of(ti) for ti, _ in plan.running]
-    if not dry_run:
-        ids = {ti.id: model for (ti, _), model in zip(plan.chosen, chosen, strict=True)}
-        result = apply_clear(session, user.actor(request), plan)
-        chosen = [ids[pk] for pk in result.cleared if pk in ids]
-    return ClearRunResult(
-        dag_id=dag_id,
-        dag_run_id=run_id,
-        dry_run=dry_run,
-        task_instances=chosen,
-        total=len(chosen),
-        left_running=running,
-    )
 
 
 @router.post("/dags/{dag_id}/dagRuns/{dag_run_id}/clear", response_model=ClearRunResult)
@@ -283,7 +250,20 @@ def clear_dag_run(
     ``dry_run`` (the default) only lists them. Running instances are left alone; a
     finished run goes back to queued.
     """
-    return clear_run(
-        session, request, user, dag_id, dag_run_id,
-        only_failed=body.only_failed, dry_run=body.dry_run,
-    )  # fmt: skip
+    get_run(session, dag_id, dag_run_id)
+    plan = plan_clear(session, dag_id, only_failed=body.only_failed, run_id=dag_run_id)
+    # The states before the clear: what the user decided on.
+    chosen = [ClearedInstance.of(ti) for ti, _ in plan.chosen]
+    running = [ClearedInstance.of(ti) for ti, _ in plan.running]
+    if not body.dry_run:
+        ids = {ti.id: model for (ti, _), model in zip(plan.chosen, chosen, strict=True)}
+        result = apply_clear(session, user.actor(request), plan)
+        chosen = [ids[pk] for pk in result.cleared if pk in ids]
+    return ClearRunResult(
+        dag_id=dag_id,
+        dag_run_id=dag_run_id,
+        dry_run=body.dry_run,
+        task_instances=chosen,
+        total=len(chosen),
+        left_running=running,
+    )

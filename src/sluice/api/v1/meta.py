@@ -48,9 +48,7 @@ def health(request: Request) -> JSONResponse:
         with ctx.store.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             with ctx.store.sessions(bind=connection) as session:
-                beats = {
-                    kind: latest_heartbeat(session, kind) for kind in ("scheduler", "dag_processor")
-                }
+                beats = {kind: latest_heartbeat(session, kind) for kind in COMPONENTS}
     except SQLAlchemyError as exc:
         down = ComponentHealth(
             status="unhealthy", detail=f"database unreachable: {type(exc).__name__}"
@@ -67,8 +65,8 @@ def health(request: Request) -> JSONResponse:
 
     body = Health(
         metadatabase=ComponentHealth(status="healthy"),
-        scheduler=component(beats["scheduler"]),
-        dag_processor=component(beats["dag_processor"]),
+        scheduler=component(beats[SCHEDULER]),
+        dag_processor=component(beats[DAG_PROCESSOR]),
     )
     return JSONResponse(body.model_dump(mode="json"))
 

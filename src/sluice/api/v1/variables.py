@@ -41,9 +41,6 @@ class VariableOut(BaseModel):
     description: str | None = None
 
 
-IMPORT_SHAPE = '{"key": value or {"value": ..., "description": ...}}'
-
-
 class VariableIn(Body):
     """A new variable."""
 

@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sluice.core.errors import DagDefinitionError
+from sluice.integrations.arguments import check_conn_id
 from sluice.integrations.email.smtp import EmailError, check_custom_header, send_email
-from sluice.sdk.operator import BaseOperator, Context
+from sluice.sdk.operator import BaseOperator, Context, task_where
 from sluice.sdk.params import DagParam
 from sluice.sdk.xcom_arg import XComArg
 
@@ -51,7 +52,7 @@ class EmailOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        where = f"task '{self.task_id}'" + (f" of DAG '{self.dag.dag_id}'" if self.dag else "")
+        where = task_where(self)
         self.to = _addresses(where, "to", to, required=True)
         self.subject = _text(where, "subject", subject)
         self.html_content = _text(where, "html_content", html_content)
@@ -65,9 +66,7 @@ class EmailOperator(BaseOperator):
             )
         self.mime_subtype = mime_subtype
         self.mime_charset = _charset(where, mime_charset)
-        if conn_id is not None and (not isinstance(conn_id, str) or not conn_id.strip()):
-            raise DagDefinitionError(f"{where}: conn_id must be a connection id, not {conn_id!r}")
-        self.conn_id = conn_id
+        self.conn_id = None if conn_id is None else check_conn_id(where, "conn_id", conn_id)
         if from_email is not None and not isinstance(from_email, str | _LATER):
             raise DagDefinitionError(
                 f"{where}: from_email must be an address (a string), not {from_email!r}"

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sluice.core.errors import DagDefinitionError
+from sluice.integrations.arguments import check_dict
 from sluice.integrations.errors import IntegrationError
 from sluice.integrations.http.hook import HttpHook, RetryPolicy, check_method
 from sluice.sdk.operator import BaseOperator, Context, task_where
@@ -33,11 +34,7 @@ def checked_callable(task: BaseOperator, name: str, value: Any) -> Any:
 
 def checked_mapping(task: BaseOperator, name: str, value: Any) -> dict[str, Any]:
     """A dict argument (None is empty); DagDefinitionError for anything else."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise DagDefinitionError(f"{task_where(task)}: {name} must be a dict, got {value!r}")
-    return dict(value)
+    return check_dict(task_where(task), name, value)
 
 
 def call_with_context(fn: Callable[..., Any], response: Any, context: Context) -> Any:

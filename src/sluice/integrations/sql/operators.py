@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from sluice.core.errors import DagDefinitionError, FailTask
+from sluice.integrations.arguments import check_conn_id, check_dict
 from sluice.integrations.errors import IntegrationError
 from sluice.integrations.sql.hook import (
     Handler,
@@ -260,28 +261,16 @@ def to_xcom_value(value: Any, where: str) -> Any:
 # -- checks shared by the SQL operators and the SQL sensor --------------------------------
 
 
-def check_conn_id(where: str, name: str, conn_id: Any) -> str:
-    """``conn_id`` if it is a non-empty string, else DagDefinitionError."""
-    if not isinstance(conn_id, str) or not conn_id.strip():
-        raise DagDefinitionError(
-            f"{where}: {name} must be a connection id (a non-empty string), got {conn_id!r}"
-        )
-    return conn_id
-
-
 def check_hook_params(where: str, name: str, params: Any) -> dict[str, Any]:
     """``params`` as a dict of SqlHook keyword arguments, else DagDefinitionError."""
-    if params is None:
-        return {}
-    if not isinstance(params, Mapping):
-        raise DagDefinitionError(f"{where}: {name} must be a dict, got {params!r}")
-    unknown = sorted(str(k) for k in params if k not in HOOK_PARAMS)
+    checked = check_dict(where, name, params)
+    unknown = sorted(str(k) for k in checked if k not in HOOK_PARAMS)
     if unknown:
         raise DagDefinitionError(
             f"{where}: {name} has unknown key(s) {', '.join(unknown)}; SqlHook takes "
             f"{', '.join(HOOK_PARAMS)}"
         )
-    return dict(params)
+    return checked
 
 
 def check_sql(where: str, name: str, sql: Any, *, allow_list: bool = True) -> Any:

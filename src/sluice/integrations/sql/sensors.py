@@ -7,11 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sluice.core.errors import DagDefinitionError
+from sluice.integrations.arguments import check_callable, check_conn_id
 from sluice.integrations.errors import IntegrationError
 from sluice.integrations.sql.hook import SqlHookError
 from sluice.integrations.sql.operators import (
-    check_conn_id,
     check_hook_params,
     check_parameters,
     check_sql,
@@ -71,12 +70,9 @@ class SqlSensor(BaseSensorOperator):
         self.conn_id = check_conn_id(where, "conn_id", conn_id)
         self.sql = check_sql(where, "sql", sql, allow_list=False)
         self.parameters = check_parameters(where, parameters)
-        for name, value in (("success", success), ("failure", failure), ("selector", selector)):
-            if value is not None and not callable(value):
-                raise DagDefinitionError(f"{where}: {name} must be callable, got {value!r}")
-        self.success = success
-        self.failure = failure
-        self.selector = selector
+        self.success = check_callable(where, "success", success)
+        self.failure = check_callable(where, "failure", failure)
+        self.selector = check_callable(where, "selector", selector)
         self.fail_on_empty = fail_on_empty
         self.hook_params = check_hook_params(where, "hook_params", hook_params)
 

@@ -9,10 +9,10 @@ from contextlib import closing
 from typing import Any
 
 from sluice.core.errors import DagDefinitionError
+from sluice.integrations.arguments import check_callable, check_conn_id, check_dict, positive_int
 from sluice.integrations.sql.hook import SqlHook, SqlHookError
 from sluice.integrations.sql.operators import (
     SqlOperatorError,
-    check_conn_id,
     check_hook_params,
     check_sql,
     make_hook,
@@ -97,17 +97,13 @@ class GenericTransfer(BaseOperator):
         )
         self.insert_args = _check_insert_args(where, insert_args)
         if page_size is not None and not isinstance(page_size, str):
-            _positive_int(where, "page_size", page_size, DagDefinitionError)
+            positive_int(where, "page_size", page_size)
         self.page_size = page_size
         self.source_hook_params = check_hook_params(where, "source_hook_params", source_hook_params)
         self.destination_hook_params = check_hook_params(
             where, "destination_hook_params", destination_hook_params
         )
-        if rows_processor is not None and not callable(rows_processor):
-            raise DagDefinitionError(
-                f"{where}: rows_processor must be callable, got {rows_processor!r}"
-            )
-        self.rows_processor = rows_processor
+        self.rows_processor = check_callable(where, "rows_processor", rows_processor)
 
     def execute(self, context: Context) -> None:
         """Run the preoperator and copy the rows, in one destination transaction."""
@@ -119,11 +115,17 @@ class GenericTransfer(BaseOperator):
         # Templated fields come back as text: as Airflow, read numbers from it.
         page_size = DEFAULT_PAGE_SIZE
         if self.page_size is not None:
-            page_size = _positive_int(where, "page_size", self.page_size, SqlOperatorError)
+            page_size = positive_int(
+                where, "page_size", self.page_size, text=True, error=SqlOperatorError
+            )
         insert_args = dict(self.insert_args)
         if insert_args.get("commit_every") is not None:
-            insert_args["commit_every"] = _positive_int(
-                where, "insert_args['commit_every']", insert_args["commit_every"], SqlOperatorError
+            insert_args["commit_every"] = positive_int(
+                where,
+                "insert_args['commit_every']",
+                insert_args["commit_every"],
+                text=True,
+                error=SqlOperatorError,
             )
         for ignored in ("executemany", "fast_executemany"):
             insert_args.pop(ignored, None)
@@ -182,11 +184,8 @@ class GenericTransfer(BaseOperator):
                 yield from rows
 
 
-def _check_insert_args(where: str, insert_args: Any) -> dict[str, Any]:
-    if insert_args is None:
-        return {}
-    if not isinstance(insert_args, Mapping):
-        raise DagDefinitionError(f"{where}: insert_args must be a dict, got {insert_args!r}")
+def _check_insert_args(where: str, value: Any) -> dict[str, Any]:
+    insert_args = check_dict(where, "insert_args", value)
     unknown = sorted(str(k) for k in insert_args if k not in INSERT_ARGS)
     if unknown:
         raise DagDefinitionError(
@@ -202,18 +201,5 @@ def _check_insert_args(where: str, insert_args: Any) -> dict[str, Any]:
         )
     every = insert_args.get("commit_every")
     if every is not None and not isinstance(every, str):
-        _positive_int(where, "insert_args['commit_every']", every, DagDefinitionError)
-    return dict(insert_args)
-
-
-def _positive_int(where: str, name: str, value: Any, error: type[Exception]) -> int:
-    """``value`` (an int, or its text once a template rendered it) if at least 1, else
-    ``error`` (DagDefinitionError when the DAG is defined, SqlOperatorError once rendered)."""
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value)
-    if number is None or number < 1:
-        raise error(f"{where}: {name} must be an integer of at least 1, got {value!r}")
-    return number
+        positive_int(where, "insert_args['commit_every']", every)
+    return insert_args

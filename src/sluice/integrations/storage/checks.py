@@ -46,13 +46,6 @@ def check_location(where: str, bucket: Any, key: Any, *, bucket_param: str, key_
         raise DagDefinitionError(f"{where}: {exc}") from None
 
 
-def check_bool(where: str, name: str, value: Any) -> bool:
-    """``value`` if it is a bool."""
-    if not isinstance(value, bool):
-        raise DagDefinitionError(f"{where}: {name} must be True or False, got {value!r}")
-    return value
-
-
 def rendered_text(where: str, name: str, value: Any, *, optional: bool = False) -> Any:
     """A rendered field checked again: a template may render to nothing."""
     if value is None and optional:

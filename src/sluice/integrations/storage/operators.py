@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sluice.core.errors import DagDefinitionError
+from sluice.integrations.arguments import check_bool
 from sluice.integrations.storage.checks import (
-    check_bool,
     check_location,
     check_storage_conn_id,
     check_text,

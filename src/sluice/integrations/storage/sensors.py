@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sluice.core.errors import DagDefinitionError
+from sluice.integrations.arguments import check_bool, check_callable
 from sluice.integrations.storage.checks import (
-    check_bool,
     check_location,
     check_storage_conn_id,
     check_text,
@@ -70,9 +70,7 @@ class ObjectStorageKeySensor(BaseSensorOperator):
             )
         self.bucket_key = bucket_key if isinstance(bucket_key, str | XComArg) else list(keys)
         self.wildcard_match = check_bool(where, "wildcard_match", wildcard_match)
-        if check_fn is not None and not callable(check_fn):
-            raise DagDefinitionError(f"{where}: check_fn must be callable, got {check_fn!r}")
-        self.check_fn = check_fn
+        self.check_fn = check_callable(where, "check_fn", check_fn)
         self.conn_id = check_storage_conn_id(where, "conn_id", conn_id)
 
     def poke(self, context: Context) -> bool:

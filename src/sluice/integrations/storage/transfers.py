@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from sluice.core.errors import DagDefinitionError
+from sluice.integrations.arguments import check_bool, check_conn_id, positive_int
 from sluice.integrations.errors import IntegrationError
 from sluice.integrations.sql.hook import SqlHook, SqlHookError
 from sluice.integrations.sql.operators import (
-    check_conn_id,
     check_hook_params,
     check_parameters,
     check_sql,
@@ -26,7 +26,6 @@ from sluice.integrations.sql.operators import (
     rendered_sql,
 )
 from sluice.integrations.storage.checks import (
-    check_bool,
     check_location,
     check_storage_conn_id,
     check_text,
@@ -103,7 +102,7 @@ class SqlToObjectStorageOperator(BaseOperator):
         self.replace = check_bool(where, "replace", replace)
         self.header = check_bool(where, "header", header)
         self.delimiter = _delimiter(where, delimiter)
-        self.batch_size = _positive(where, "batch_size", batch_size)
+        self.batch_size = positive_int(where, "batch_size", batch_size)
         self.sql_hook_params = check_hook_params(where, "sql_hook_params", sql_hook_params)
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -222,7 +221,7 @@ class ObjectStorageToSqlOperator(BaseOperator):
         if not isinstance(null, str):
             raise DagDefinitionError(f"{where}: null must be a string, got {null!r}")
         self.null = null
-        self.commit_every = _positive(where, "commit_every", commit_every)
+        self.commit_every = positive_int(where, "commit_every", commit_every)
         self.sql_hook_params = check_hook_params(where, "sql_hook_params", sql_hook_params)
 
     def execute(self, context: Context) -> int:
@@ -335,12 +334,6 @@ def _delimiter(where: str, value: Any) -> str:
         raise DagDefinitionError(
             f"{where}: delimiter must be one character, such as ',' or '\\t', got {value!r}"
         )
-    return value
-
-
-def _positive(where: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DagDefinitionError(f"{where}: {name} must be an integer of at least 1, got {value!r}")
     return value
 
 

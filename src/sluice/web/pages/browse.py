@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from sluice.actions.clearing import apply_clear, plan_clear
+from sluice.actions.runs import delete_run
 from sluice.api.deps import DbSession, Operator, Reader
 from sluice.api.pagination import PageNumber, PageRequest, fetch
 from sluice.api.v1.dag_runs import run_conf, run_duration
@@ -20,7 +21,7 @@ from sluice.store.listings import (
     import_error_query,
     run_query,
 )
-from sluice.store.run_admin import RunBusy, delete_run
+from sluice.store.run_admin import RunBusy
 from sluice.store.run_queries import get_run, run_task_instances, state_counts
 from sluice.web.dates import day_filter
 from sluice.web.links import dag_url, run_url, segment
@@ -191,13 +192,10 @@ def delete_run_page(
 ) -> Response:
     """Delete the run with its task instances, tries and XComs."""
     try:
-        counts = delete_run(session, dag_id, run_id)
+        counts = delete_run(session, user.actor(request), dag_id, run_id)
     except RunBusy as exc:
         flash(request, str(exc), "error")
         return redirect(run_url(dag_id, run_id))
-    user.actor(request).record(
-        session, "dag_runs_delete", dag_id=dag_id, run_id=run_id, extra=counts
-    )
     flash(
         request,
         f"Run '{run_id}' of DAG '{dag_id}' deleted, with {counts['task_instance']} task instances.",

@@ -37,7 +37,8 @@ PAGE_SIZE = 50
 CONN_TYPES = (
     ("postgres", "PostgreSQL"), ("mysql", "MySQL / MariaDB"), ("sqlite", "SQLite"),
     ("http", "HTTP"), ("https", "HTTPS"), ("aws", "Amazon Web Services / S3"),
-    ("smtp", "SMTP (email)"), ("slack", "Slack"), ("generic", "Generic"),
+    ("smtp", "SMTP (email)"), ("fs", "File system (a local folder)"),
+    ("slackwebhook", "Slack incoming webhook"), ("slack", "Slack API"), ("generic", "Generic"),
 )  # fmt: skip
 """The types the form offers (a stored connection of another type keeps its own)."""
 

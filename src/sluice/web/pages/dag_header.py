@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from sluice.actions.common import deserialized
 from sluice.parsing.serialized import SerializedDag
+from sluice.store.listings import split_owners
 from sluice.store.run_queries import get_dag, get_serialized
 from sluice.store.tables import Dag, SerializedDagRow
 from sluice.web.links import dag_url
@@ -79,7 +80,7 @@ def header(stored: StoredDag, tab: str) -> dict[str, Any]:
         "dag_id": stored.dag_id,
         "dag": dag,
         "dag_row": stored.row,
-        "owners": [o.strip() for o in owners.split(",") if o.strip()],
+        "owners": split_owners(owners),
         "tab": tab,
         "tab_title": dict(TABS).get(tab, tab),
         "tabs": [(name, title, dag_url(stored.dag_id, name)) for name, title in TABS],

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from sluice.actions.clearing import ClearPlan, apply_clear, mark_instance, plan_clear
 from sluice.actions.common import ActionRefused, load_stored_dag
+from sluice.api.context import AppContext
 from sluice.api.deps import Ctx, DbSession, Operator, Reader
-from sluice.api.log_files import MAX_CHUNK, find_try_log, read_log, stream_log
+from sluice.api.log_files import MAX_CHUNK, TryLog, find_try_log, read_log, stream_log
 from sluice.api.problems import ApiError
 from sluice.api.security import CurrentUser
 from sluice.api.v1.task_instances import STATE_NAMES, check_states, narrow, rendered_fields
@@ -150,9 +151,7 @@ def log_piece(
 ) -> Response:
     """The log's text after ``offset`` (for htmx polling); answered with 286 to stop the
     polling once the try is over and its log read to the end."""
-    get_run(session, dag_id, run_id)
-    ti = find_instance(session, dag_id, run_id, task_id, map_index)
-    found = find_try_log(session, ctx.log_folder, ti, try_number)
+    ti, found = _try_log(session, ctx, dag_id, run_id, task_id, map_index, try_number)
     chunk = read_log(found.path, offset, over=found.over, masker=ctx.secrets.masker())
     poll = None if chunk.finished else _poll(dag_id, run_id, ti, try_number, chunk.offset, offset)
     status = STOP_POLLING if chunk.finished else 200
@@ -172,15 +171,28 @@ def download_log(
     map_index: Annotated[int | None, Query(ge=-1)] = None,
 ) -> Response:
     """The whole log file of a try, as text."""
-    get_run(session, dag_id, run_id)
-    ti = find_instance(session, dag_id, run_id, task_id, map_index)
-    found = find_try_log(session, ctx.log_folder, ti, try_number)
+    ti, found = _try_log(session, ctx, dag_id, run_id, task_id, map_index, try_number)
     suffix = f"_map{ti.map_index}" if ti.map_index >= 0 else ""
     name = f"{dag_id}_{run_id}_{task_id}{suffix}_attempt{try_number}.log"
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
     headers = {"Content-Disposition": f'attachment; filename="{safe}"'}
     body = stream_log(found.path, ctx.secrets.masker())
     return StreamingResponse(body, media_type="text/plain; charset=utf-8", headers=headers)
+
+
+def _try_log(
+    session: Session,
+    ctx: AppContext,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int | None,
+    try_number: int,
+) -> tuple[TaskInstance, TryLog]:
+    """The instance and where its try's log is (404 for an unknown run, task or try)."""
+    get_run(session, dag_id, run_id)
+    ti = find_instance(session, dag_id, run_id, task_id, map_index)
+    return ti, find_try_log(session, ctx.log_folder, ti, try_number)
 
 
 # -- actions on one instance --------------------------------------------------------------
